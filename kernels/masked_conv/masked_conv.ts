@@ -1,0 +1,374 @@
+/**
+ * The shared masked convolution on the GPU: project once (P = x·Wt), then mix the taps per
+ * target and max-pool in one fused kernel, never materialising [B,L,T,D] nor z [B,T,F,L].
+ *
+ * Tensors that grow with T (m, dm, h, g) are tiled over documents and targets so that no
+ * binding exceeds `maxStorageBufferBindingSize`; targets are independent in the forward and their
+ * contributions to dP add up, so a tile is simply the layer on fewer documents and targets.
+ *
+ * @module
+ */
+
+import { type Gpu, readBuffers, tensorBuffer } from "../gpu.ts";
+import { BiasReduceLaunch, MaskedMaxPoolLaunch } from "../masked_max_pool/masked_max_pool.ts";
+import { poolColumns } from "../masked_max_pool/reference.ts";
+import {
+  fromProjectionLayout,
+  MatmulLaunch,
+  toProjectionLayout,
+  type Width,
+} from "../projection/projection.ts";
+import type { MaskedConvShape } from "./reference.ts";
+
+/** How the layer splits its batch: document ranges × target ranges. */
+export interface TilePlan {
+  /** Documents per tile (the last tile may hold fewer). */
+  docsPerTile: number;
+  /** Targets per tile (the last tile may hold fewer). */
+  targetsPerTile: number;
+}
+
+/**
+ * The largest tiles whose every binding stays within `maxElements` 4-byte values, balanced so
+ * tiles along an axis differ by at most one.
+ *
+ * @example
+ * ```ts
+ * import { planTiles } from "./masked_conv.ts";
+ * const shape = { B: 4, L: 2500, D: 100, T: 8922, widths: [{ K: 3, F: 50 }] };
+ * console.log(planTiles(shape, 2 ** 25)); // { docsPerTile: 1, targetsPerTile: 4461 }
+ * ```
+ */
+export function planTiles(shape: MaskedConvShape, maxElements: number): TilePlan {
+  const { B, L, D, T, widths } = shape;
+  const { C, F_total } = poolColumns(widths);
+  const maxTargets = Math.min(T, Math.floor(maxElements / Math.max(L, F_total)));
+  if (maxTargets < 1 || L * Math.max(D, C) > maxElements) {
+    throw new RangeError(
+      `one document of ${L} positions does not fit a ${maxElements * 4}-byte binding: ` +
+        `lower --max-len`,
+    );
+  }
+  const targetsPerTile = Math.ceil(T / Math.ceil(T / maxTargets));
+  const maxDocs = Math.min(
+    B,
+    Math.floor(maxElements / (L * targetsPerTile)),
+    Math.floor(maxElements / (L * Math.max(D, C))),
+    Math.floor(maxElements / (targetsPerTile * F_total)),
+  );
+  const docsPerTile = Math.ceil(B / Math.ceil(B / Math.max(maxDocs, 1)));
+  return { docsPerTile, targetsPerTile };
+}
+
+interface DocTile {
+  b0: number;
+  nb: number;
+  x: GPUBuffer;
+  lengths: GPUBuffer;
+  P: GPUBuffer;
+  dP: GPUBuffer;
+  dx: GPUBuffer;
+  dbPartial: GPUBuffer;
+  project: MatmulLaunch;
+  weightGrad: MatmulLaunch;
+  inputGrad: MatmulLaunch;
+  biasReduce: BiasReduceLaunch;
+  targets: TargetTile[];
+}
+
+interface TargetTile {
+  t0: number;
+  nt: number;
+  m: GPUBuffer;
+  dm: GPUBuffer;
+  h: GPUBuffer;
+  g: GPUBuffer;
+  pool: MaskedMaxPoolLaunch;
+}
+
+/** Host-side gradients in the canonical layouts of {@link MaskedConvShape}. */
+export interface MaskedConvGpuGradients {
+  dx: Float32Array; // dx: [B,L,D]
+  dm: Float32Array; // dm: [B,L,T]
+  dW: Float64Array[]; // dW_i: [F_i,D,K_i]
+  dbias: Float32Array; // dbias: [ΣF]
+}
+
+/**
+ * The layer on the GPU with every buffer, pipeline and bind group built once.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../gpu.ts";
+ * import { MaskedConv } from "./masked_conv.ts";
+ * const gpu = await getGpu();
+ * const shape = { B: 1, L: 3, D: 2, T: 2, widths: [{ K: 3, F: 1 }] };
+ * const layer = new MaskedConv(gpu, shape);
+ * layer.setWeights([new Float32Array(6).fill(0.5)], new Float32Array([0.1]));
+ * layer.setInputs(new Float32Array(6).fill(1), new Float32Array(6).fill(1), [3]);
+ * layer.forward();
+ * console.log(await layer.readOutput()); // h: [B,T,F]
+ * layer.destroy();
+ * ```
+ */
+export class MaskedConv {
+  readonly shape: MaskedConvShape;
+  readonly plan: TilePlan;
+  #gpu: Gpu;
+  #C: number;
+  #F_total: number;
+  #Wt: GPUBuffer;
+  #bias: GPUBuffer;
+  #dWt: GPUBuffer;
+  #db: GPUBuffer;
+  #tiles: DocTile[] = [];
+  #buffers: GPUBuffer[] = [];
+
+  /**
+   * @param maxBindingBytes the binding size to tile for; the adapter's limit unless a test
+   *   asks for smaller tiles.
+   */
+  constructor(
+    gpu: Gpu,
+    shape: MaskedConvShape,
+    maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+  ) {
+    for (const { K, F } of shape.widths) {
+      if (K < 1 || K % 2 === 0 || F < 1) {
+        throw new RangeError(`width K=${K} F=${F}: K must be odd and positive, F positive`);
+      }
+    }
+    this.#gpu = gpu;
+    this.shape = shape;
+    this.plan = planTiles(shape, Math.floor(maxBindingBytes / 4));
+    const { B, L, D, T, widths } = shape;
+    const { C, F_total } = poolColumns(widths);
+    this.#C = C;
+    this.#F_total = F_total;
+    const buffer = (elements: number, label: string) => {
+      const b = tensorBuffer(gpu, elements, label);
+      this.#buffers.push(b);
+      return b;
+    };
+    this.#Wt = buffer(D * C, "Wt");
+    this.#bias = buffer(F_total, "bias");
+    this.#dWt = buffer(D * C, "dWt");
+    this.#db = buffer(F_total, "db");
+    const { docsPerTile, targetsPerTile } = this.plan;
+    for (let b0 = 0; b0 < B; b0 += docsPerTile) {
+      const nb = Math.min(docsPerTile, B - b0);
+      const x = buffer(nb * L * D, "x");
+      const P = buffer(nb * L * C, "P");
+      const dP = buffer(nb * L * C, "dP");
+      const dx = buffer(nb * L * D, "dx");
+      const lengths = buffer(nb, "lengths");
+      const dbPartial = buffer(nb * F_total, "db partial");
+      const first = b0 === 0;
+      const tile: DocTile = {
+        b0,
+        nb,
+        x,
+        lengths,
+        P,
+        dP,
+        dx,
+        dbPartial,
+        project: new MatmulLaunch(gpu, { M: nb * L, N: C, K: D }, x, this.#Wt, P),
+        weightGrad: new MatmulLaunch(
+          gpu,
+          { M: D, N: C, K: nb * L, transA: true, accumulate: !first },
+          x,
+          dP,
+          this.#dWt,
+        ),
+        inputGrad: new MatmulLaunch(gpu, { M: nb * L, N: D, K: C, transB: true }, dP, this.#Wt, dx),
+        biasReduce: new BiasReduceLaunch(gpu, { nb, F_total, first }, dbPartial, this.#db),
+        targets: [],
+      };
+      for (let t0 = 0; t0 < T; t0 += targetsPerTile) {
+        const nt = Math.min(targetsPerTile, T - t0);
+        const m = buffer(nb * L * nt, "m");
+        const dm = buffer(nb * L * nt, "dm");
+        const zmax = buffer(nb * nt * F_total, "zmax");
+        const argmax = buffer(nb * nt * F_total, "argmax");
+        const h = buffer(nb * nt * F_total, "h");
+        const g = buffer(nb * nt * F_total, "g");
+        const pool = new MaskedMaxPoolLaunch(gpu, { nb, L, nt, widths }, {
+          P,
+          m,
+          bias: this.#bias,
+          lengths,
+          zmax,
+          argmax,
+          h,
+          g,
+          dP,
+          dm,
+          dbPartial,
+        });
+        tile.targets.push({ t0, nt, m, dm, h, g, pool });
+      }
+      this.#tiles.push(tile);
+    }
+  }
+
+  /** Uploads per-width weights W_i [F_i,D,K_i] and the biases of all widths [ΣF]. */
+  setWeights(weights: ArrayLike<number>[], bias: ArrayLike<number>): void {
+    const queue = this.#gpu.device.queue;
+    queue.writeBuffer(this.#Wt, 0, toProjectionLayout(weights, this.shape.widths, this.shape.D));
+    queue.writeBuffer(this.#bias, 0, Float32Array.from(bias));
+  }
+
+  /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, tile by tile. */
+  setInputs(x: Float32Array, m: Float32Array, lengths: ArrayLike<number>): void {
+    const { L, D, T } = this.shape;
+    const queue = this.#gpu.device.queue;
+    for (const tile of this.#tiles) {
+      queue.writeBuffer(tile.x, 0, x.subarray(tile.b0 * L * D, (tile.b0 + tile.nb) * L * D));
+      const docLengths = Uint32Array.from({ length: tile.nb }, (_, i) => lengths[tile.b0 + i]);
+      if (docLengths.some((len) => len > L)) throw new RangeError(`a length exceeds L=${L}`);
+      queue.writeBuffer(tile.lengths, 0, docLengths);
+      for (const target of tile.targets) {
+        queue.writeBuffer(
+          target.m,
+          0,
+          takeBlock(m, T, tile.b0 * L, tile.nb * L, target.t0, target.nt),
+        );
+      }
+    }
+  }
+
+  /** Uploads the upstream gradient g [B,T,ΣF] of the pooled features. */
+  setUpstream(g: Float32Array): void {
+    const rowWidth = this.shape.T * this.#F_total;
+    for (const tile of this.#tiles) {
+      for (const target of tile.targets) {
+        const block = takeBlock(
+          g,
+          rowWidth,
+          tile.b0,
+          tile.nb,
+          target.t0 * this.#F_total,
+          target.nt * this.#F_total,
+        );
+        this.#gpu.device.queue.writeBuffer(target.g, 0, block);
+      }
+    }
+  }
+
+  /** Runs the forward: h [B,T,ΣF] on the GPU. */
+  forward(): void {
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv forward" });
+    const pass = encoder.beginComputePass();
+    for (const tile of this.#tiles) {
+      tile.project.encode(pass);
+      for (const target of tile.targets) target.pool.encodeForward(pass);
+    }
+    pass.end();
+    this.#gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Runs the backward of Σ h·g: dx, dm, dW and dbias on the GPU. */
+  backward(): void {
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv backward" });
+    for (const tile of this.#tiles) {
+      encoder.clearBuffer(tile.dP);
+      encoder.clearBuffer(tile.dbPartial);
+      for (const target of tile.targets) encoder.clearBuffer(target.dm);
+    }
+    const pass = encoder.beginComputePass();
+    for (const tile of this.#tiles) {
+      for (const target of tile.targets) target.pool.encodeBackward(pass);
+      tile.weightGrad.encode(pass);
+      tile.inputGrad.encode(pass);
+      tile.biasReduce.encode(pass);
+    }
+    pass.end();
+    this.#gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Reads h [B,T,ΣF] back. */
+  async readOutput(): Promise<Float32Array> {
+    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+    const data = await readBuffers(this.#gpu, targets.map(({ target }) => target.h));
+    const { B, T } = this.shape;
+    const h = new Float32Array(B * T * this.#F_total);
+    targets.forEach(({ tile, target }, i) => {
+      putBlock(
+        h,
+        T * this.#F_total,
+        tile.b0,
+        tile.nb,
+        target.t0 * this.#F_total,
+        target.nt * this.#F_total,
+        new Float32Array(data[i]),
+      );
+    });
+    return h;
+  }
+
+  /** Reads every gradient back in one submission. */
+  async readGradients(): Promise<MaskedConvGpuGradients> {
+    const { B, L, D, T, widths } = this.shape;
+    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+    const [dWt, db, ...rest] = await readBuffers(this.#gpu, [
+      this.#dWt,
+      this.#db,
+      ...this.#tiles.map((tile) => tile.dx),
+      ...targets.map(({ target }) => target.dm),
+    ]);
+    const dx = new Float32Array(B * L * D);
+    this.#tiles.forEach((tile, i) => dx.set(new Float32Array(rest[i]), tile.b0 * L * D));
+    const dm = new Float32Array(B * L * T);
+    targets.forEach(({ tile, target }, i) => {
+      const block = new Float32Array(rest[this.#tiles.length + i]);
+      putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
+    });
+    return {
+      dx,
+      dm,
+      dW: fromProjectionLayout(new Float32Array(dWt), widths, D),
+      dbias: new Float32Array(db),
+    };
+  }
+
+  /** Frees every GPU buffer of the layer. */
+  destroy(): void {
+    for (const buffer of this.#buffers) buffer.destroy();
+    this.#buffers = [];
+  }
+}
+
+/** The block [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix of `cols` columns. */
+function takeBlock(
+  source: Float32Array,
+  cols: number,
+  r0: number,
+  nr: number,
+  c0: number,
+  nc: number,
+): Float32Array {
+  if (c0 === 0 && nc === cols) return source.subarray(r0 * cols, (r0 + nr) * cols);
+  const block = new Float32Array(nr * nc);
+  for (let r = 0; r < nr; r++) {
+    block.set(source.subarray((r0 + r) * cols + c0, (r0 + r) * cols + c0 + nc), r * nc);
+  }
+  return block;
+}
+
+/** Writes `block` into [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix. */
+function putBlock(
+  target: Float32Array,
+  cols: number,
+  r0: number,
+  nr: number,
+  c0: number,
+  nc: number,
+  block: Float32Array,
+) {
+  for (let r = 0; r < nr; r++) {
+    target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);
+  }
+}
+
+export type { Width };

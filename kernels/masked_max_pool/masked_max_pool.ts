@@ -1,0 +1,191 @@
+/**
+ * Launchers of the fused masked mix + max-pool (forward) and its backward on one tile of
+ * documents × targets; the layer builds one per tile and encodes them every step.
+ *
+ * @module
+ */
+
+import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
+import type { Width } from "../projection/projection.ts";
+import { poolColumns } from "./reference.ts";
+
+const POOL_WGSL = new URL("./masked_max_pool.wgsl", import.meta.url);
+
+/**
+ * Most loop iterations one invocation runs per dispatch (positions × taps forward, targets ×
+ * taps in the backward): well under llvmpipe's silent ~65,535 cut-off.
+ */
+export const POOL_TRIPS = 12288;
+
+/** The GPU buffers of one tile, in the layouts the WGSL file states. */
+export interface PoolTileBuffers {
+  P: GPUBuffer; // [nb, L, C]
+  m: GPUBuffer; // [nb, L, nt]
+  bias: GPUBuffer; // [F_total]
+  lengths: GPUBuffer; // [nb] u32
+  zmax: GPUBuffer; // [nb, nt, F_total]
+  argmax: GPUBuffer; // [nb, nt, F_total] i32
+  h: GPUBuffer; // [nb, nt, F_total]
+  g: GPUBuffer; // [nb, nt, F_total]
+  dP: GPUBuffer; // [nb, L, C], cleared by the caller before the backward
+  dm: GPUBuffer; // [nb, L, nt], cleared by the caller before the backward
+  dbPartial: GPUBuffer; // [nb, F_total], cleared by the caller before the backward
+}
+
+/** Sizes of one tile: nb documents of L positions, nt targets, every width. */
+export interface PoolTileShape {
+  nb: number;
+  L: number;
+  nt: number;
+  widths: Width[];
+}
+
+interface Dispatch {
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  invocations: number;
+}
+
+/**
+ * The dispatches of one tile, built once: forward per width and slice of positions, backward
+ * per width (and slice of targets for the taps).
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorBuffer } from "../gpu.ts";
+ * import { MaskedMaxPoolLaunch } from "./masked_max_pool.ts";
+ * const gpu = await getGpu();
+ * const shape = { nb: 1, L: 4, nt: 2, widths: [{ K: 3, F: 2 }] };
+ * const names = ["P", "m", "bias", "lengths", "zmax", "argmax", "h", "g", "dP", "dm", "dbPartial"];
+ * const buffers = Object.fromEntries(names.map((n) => [n, tensorBuffer(gpu, 24, n)]));
+ * const pool = new MaskedMaxPoolLaunch(gpu, shape, buffers as never);
+ * console.log(pool.shape.nt);
+ * ```
+ */
+export class MaskedMaxPoolLaunch {
+  readonly shape: PoolTileShape;
+  #gpu: Gpu;
+  #forward: Dispatch[] = [];
+  #backward: Dispatch[] = [];
+
+  constructor(gpu: Gpu, shape: PoolTileShape, buffers: PoolTileBuffers) {
+    this.#gpu = gpu;
+    this.shape = shape;
+    const { nb, L, nt, widths } = shape;
+    const { C, F_total } = poolColumns(widths);
+    const forward = computePipeline(gpu, POOL_WGSL, "forward");
+    const taps = computePipeline(gpu, POOL_WGSL, "backward_taps");
+    const masks = computePipeline(gpu, POOL_WGSL, "backward_masks");
+    const b = buffers;
+    let pCol = 0;
+    let fOff = 0;
+    for (const { K, F } of widths) {
+      const params = (begin: number, end: number, first: boolean) =>
+        uniformBuffer(
+          gpu,
+          [nb, L, nt, C, F_total, K, F, pCol, fOff, begin, end, first ? 1 : 0],
+          "pool params",
+        );
+      const slice = Math.max(1, Math.floor(POOL_TRIPS / K));
+      for (let begin = 0; begin < Math.max(L, 1); begin += slice) {
+        const group = bindBuffers(gpu, forward, {
+          0: params(begin, Math.min(L, begin + slice), begin === 0),
+          1: b.P,
+          2: b.m,
+          3: b.bias,
+          4: b.lengths,
+          5: b.zmax,
+          6: b.argmax,
+          7: b.h,
+        });
+        this.#forward.push({ pipeline: forward, group, invocations: nb * nt * F });
+      }
+      for (let begin = 0; begin < nt; begin += slice) {
+        const group = bindBuffers(gpu, taps, {
+          0: params(begin, Math.min(nt, begin + slice), false),
+          4: b.lengths,
+          2: b.m,
+          5: b.zmax,
+          6: b.argmax,
+          8: b.g,
+          9: b.dP,
+          11: b.dbPartial,
+        });
+        this.#backward.push({ pipeline: taps, group, invocations: nb * F });
+      }
+      const group = bindBuffers(gpu, masks, {
+        0: params(0, nt, false),
+        1: b.P,
+        4: b.lengths,
+        5: b.zmax,
+        6: b.argmax,
+        8: b.g,
+        10: b.dm,
+      });
+      this.#backward.push({ pipeline: masks, group, invocations: nb * nt });
+      pCol += K * F;
+      fOff += F;
+    }
+  }
+
+  /** Records the forward: zmax, argmax and h of the tile. */
+  encodeForward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#forward);
+  }
+
+  /** Records the backward: adds into dP, dm and dbPartial (cleared beforehand by the caller). */
+  encodeBackward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#backward);
+  }
+
+  #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
+    for (const { pipeline, group, invocations } of dispatches) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      dispatchFlat(this.#gpu, pass, invocations);
+    }
+  }
+}
+
+/**
+ * db (+)= Σ_b dbPartial[b,:] over one tile of documents: the last step of the bias gradient.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, tensorBuffer } from "../gpu.ts";
+ * import { BiasReduceLaunch } from "./masked_max_pool.ts";
+ * const gpu = await getGpu();
+ * const [partial, db] = [tensorBuffer(gpu, 6, "partial"), tensorBuffer(gpu, 3, "db")];
+ * const reduce = new BiasReduceLaunch(gpu, { nb: 2, F_total: 3, first: true }, partial, db);
+ * console.log(typeof reduce.encode);
+ * ```
+ */
+export class BiasReduceLaunch {
+  #gpu: Gpu;
+  #dispatch: Dispatch;
+
+  constructor(
+    gpu: Gpu,
+    { nb, F_total, first }: { nb: number; F_total: number; first: boolean },
+    dbPartial: GPUBuffer,
+    db: GPUBuffer,
+  ) {
+    this.#gpu = gpu;
+    const pipeline = computePipeline(gpu, POOL_WGSL, "reduce_bias");
+    const params = uniformBuffer(
+      gpu,
+      [nb, 0, 0, 0, F_total, 0, 0, 0, 0, 0, 0, first ? 1 : 0],
+      "bias reduce params",
+    );
+    const group = bindBuffers(gpu, pipeline, { 0: params, 11: dbPartial, 12: db });
+    this.#dispatch = { pipeline, group, invocations: F_total };
+  }
+
+  /** Records the reduction. */
+  encode(pass: GPUComputePassEncoder): void {
+    const { pipeline, group, invocations } = this.#dispatch;
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    dispatchFlat(this.#gpu, pass, invocations);
+  }
+}
