@@ -220,7 +220,11 @@ export class MaskedConv {
   }
 
   /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, tile by tile. */
-  setInputs(x: Float32Array, m: Float32Array, lengths: ArrayLike<number>): void {
+  setInputs(
+    x: Float32Array<ArrayBuffer>,
+    m: Float32Array<ArrayBuffer>,
+    lengths: ArrayLike<number>,
+  ): void {
     const { L, D, T } = this.shape;
     const queue = this.#gpu.device.queue;
     for (const tile of this.#tiles) {
@@ -239,7 +243,7 @@ export class MaskedConv {
   }
 
   /** Uploads the upstream gradient g [B,T,ΣF] of the pooled features. */
-  setUpstream(g: Float32Array): void {
+  setUpstream(g: Float32Array<ArrayBuffer>): void {
     const rowWidth = this.shape.T * this.#F_total;
     for (const tile of this.#tiles) {
       for (const target of tile.targets) {
@@ -341,13 +345,13 @@ export class MaskedConv {
 
 /** The block [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix of `cols` columns. */
 function takeBlock(
-  source: Float32Array,
+  source: Float32Array<ArrayBuffer>,
   cols: number,
   r0: number,
   nr: number,
   c0: number,
   nc: number,
-): Float32Array {
+): Float32Array<ArrayBuffer> {
   if (c0 === 0 && nc === cols) return source.subarray(r0 * cols, (r0 + nr) * cols);
   const block = new Float32Array(nr * nc);
   for (let r = 0; r < nr; r++) {

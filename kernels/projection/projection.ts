@@ -107,7 +107,7 @@ export function toProjectionLayout(
   weights: ArrayLike<number>[],
   widths: Width[],
   D: number,
-): Float32Array {
+): Float32Array<ArrayBuffer> {
   const C = widths.reduce((sum, w) => sum + w.K * w.F, 0);
   const Wt = new Float32Array(D * C);
   let offset = 0;
