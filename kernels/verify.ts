@@ -178,3 +178,68 @@ export function parseFixtureCsv(text: string): Map<string, FixtureTensor> {
     }]),
   );
 }
+
+/** One parity case of a kernel: a label for reports and the run that compares GPU to reference. */
+export interface ParityCase {
+  label: string;
+  run(gpu: import("./gpu.ts").Gpu): Promise<CheckResult[]>;
+}
+
+/** Everything `maskconv gradcheck`, `deno task fixtures` and the tests need of one kernel. */
+export interface KernelCheck {
+  name: string;
+  /** File name of its finite-difference fixture under `fixtures/fd/`. */
+  fixtureFile: string;
+  /** Draws the fixture's inputs and computes their central-difference gradients. */
+  makeFixture(): FixtureTensor[];
+  /** Compares the reference's analytic gradients with a fixture's stored ones. */
+  checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[];
+  /** GPU-vs-reference parity cases, edge cases included. */
+  parityCases: ParityCase[];
+}
+
+/**
+ * Draws with `draw` until `accept` holds, so that fixtures keep every kink (a ReLU at 0, a tie
+ * for the max) farther than the finite-difference step; deterministic since the generator is.
+ *
+ * @example
+ * ```ts
+ * import { drawUntil } from "./verify.ts";
+ * let n = 0;
+ * console.log(drawUntil(() => ++n, (v) => v > 2)); // 3
+ * ```
+ */
+export function drawUntil<T>(draw: () => T, accept: (value: T) => boolean, attempts = 1000): T {
+  for (let i = 0; i < attempts; i++) {
+    const value = draw();
+    if (accept(value)) return value;
+  }
+  throw new Error(`no acceptable draw in ${attempts} attempts`);
+}
+
+/** Smallest distance a fixture keeps between a pooled maximum and any kink (0, the runner-up). */
+export const KINK_MARGIN = 1e-3;
+
+/**
+ * The analytic-vs-FD comparison of every differentiated tensor of a fixture.
+ *
+ * @example
+ * ```ts
+ * import { fdChecks } from "./verify.ts";
+ * const fixture = new Map([["x", {
+ *   name: "x", shape: [1], values: new Float64Array([1]), fdGrad: new Float64Array([2]),
+ * }]]);
+ * console.log(fdChecks("demo", fixture, { x: new Float64Array([2]) })[0].pass);
+ * ```
+ */
+export function fdChecks(
+  kernel: string,
+  fixture: Map<string, FixtureTensor>,
+  analytic: Record<string, ArrayLike<number>>,
+): CheckResult[] {
+  return Object.entries(analytic).map(([name, grad]) => {
+    const stored = fixture.get(name)?.fdGrad;
+    if (!stored) throw new Error(`${kernel} fixture has no gradient of ${name}`);
+    return compare(kernel, "fd fixture", `d${name}`, grad, stored, FD_TOLERANCE);
+  });
+}

@@ -39,7 +39,51 @@ function filtersOf(widths: Width[]): number {
 
 /**
  * z[b,t,f,l] = bias[f] + Σ_k Σ_d W[f,d,k]·m[b,j,t]·x[b,j,d] with j = l + k − (K−1)/2 inside
- * [0, len[b]); h[b,t,f] = relu(max over l < len[b] of z).
+ * [0, len[b]), for every width side by side in f; positions l ≥ len[b] are left at −∞.
+ *
+ * @example
+ * ```ts
+ * import { maskedConvPreActivations } from "./reference.ts";
+ * const z = maskedConvPreActivations({
+ *   x: new Float64Array([1, 2]), m: new Float64Array([1, 0.5]), lengths: [2],
+ *   W: [new Float64Array([3])], bias: [new Float64Array([0])],
+ * }, { B: 1, L: 2, D: 1, T: 1, widths: [{ K: 1, F: 1 }] });
+ * console.log(z); // [3, 3]
+ * ```
+ */
+export function maskedConvPreActivations(
+  { x, m, lengths, W, bias }: MaskedConvInputs,
+  { B, L, D, T, widths }: MaskedConvShape,
+): Float64Array {
+  const F_total = filtersOf(widths);
+  const z = new Float64Array(B * T * F_total * L).fill(-Infinity); // z: [B,T,ΣF,L]
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      let fOff = 0;
+      widths.forEach(({ K, F }, w) => {
+        const pad = (K - 1) / 2;
+        for (let f = 0; f < F; f++) {
+          for (let l = 0; l < lengths[b]; l++) {
+            let sum = bias[w][f];
+            for (let k = 0; k < K; k++) {
+              const j = l + k - pad;
+              if (j < 0 || j >= lengths[b]) continue;
+              for (let d = 0; d < D; d++) {
+                sum += W[w][(f * D + d) * K + k] * m[(b * L + j) * T + t] * x[(b * L + j) * D + d];
+              }
+            }
+            z[((b * T + t) * F_total + fOff + f) * L + l] = sum;
+          }
+        }
+        fOff += F;
+      });
+    }
+  }
+  return z;
+}
+
+/**
+ * h[b,t,f] = relu(max over l < len[b] of z[b,t,f,l]), keeping the first arg-max.
  *
  * @example
  * ```ts
@@ -52,36 +96,20 @@ function filtersOf(widths: Width[]): number {
  * ```
  */
 export function maskedConvForward(
-  { x, m, lengths, W, bias }: MaskedConvInputs,
-  { B, L, D, T, widths }: MaskedConvShape,
+  inputs: MaskedConvInputs,
+  shape: MaskedConvShape,
 ): MaskedConvForward {
-  const F_total = filtersOf(widths);
-  const h = new Float64Array(B * T * F_total);
-  const zmax = new Float64Array(B * T * F_total).fill(-Infinity);
-  const argmax = new Int32Array(B * T * F_total).fill(-1);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      let fOff = 0;
-      widths.forEach(({ K, F }, w) => {
-        const pad = (K - 1) / 2;
-        for (let f = 0; f < F; f++) {
-          const o = (b * T + t) * F_total + fOff + f;
-          for (let l = 0; l < lengths[b]; l++) {
-            let z = bias[w][f];
-            for (let k = 0; k < K; k++) {
-              const j = l + k - pad;
-              if (j < 0 || j >= lengths[b]) continue;
-              for (let d = 0; d < D; d++) {
-                z += W[w][(f * D + d) * K + k] * m[(b * L + j) * T + t] * x[(b * L + j) * D + d];
-              }
-            }
-            if (z > zmax[o]) [zmax[o], argmax[o]] = [z, l];
-          }
-          h[o] = argmax[o] < 0 ? 0 : Math.max(zmax[o], 0);
-        }
-        fOff += F;
-      });
+  const { L } = shape;
+  const z = maskedConvPreActivations(inputs, shape);
+  const pooled = z.length / L;
+  const h = new Float64Array(pooled);
+  const zmax = new Float64Array(pooled).fill(-Infinity);
+  const argmax = new Int32Array(pooled).fill(-1);
+  for (let o = 0; o < pooled; o++) {
+    for (let l = 0; l < L; l++) {
+      if (z[o * L + l] > zmax[o]) [zmax[o], argmax[o]] = [z[o * L + l], l];
     }
+    h[o] = argmax[o] < 0 ? 0 : Math.max(zmax[o], 0);
   }
   return { h, zmax, argmax };
 }

@@ -1,0 +1,87 @@
+/**
+ * The registry of verified kernels: what `maskconv gradcheck` runs, what `deno task fixtures`
+ * writes and what the tests walk through.
+ *
+ * @module
+ */
+
+import type { Gpu } from "./gpu.ts";
+import { maskedConvCheck } from "./masked_conv/check.ts";
+import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
+import { projectionCheck } from "./projection/check.ts";
+import { type CheckResult, fixtureCsv, type KernelCheck, parseFixtureCsv } from "./verify.ts";
+
+/** Every kernel with its checks, in the order gradcheck reports them. */
+export const KERNEL_CHECKS: KernelCheck[] = [projectionCheck, maskedMaxPoolCheck, maskedConvCheck];
+
+/** Folder of the finite-difference fixtures. */
+export const FIXTURE_DIR = new URL("../fixtures/fd/", import.meta.url);
+
+/**
+ * Regenerates every kernel's fixture CSV into `dir` and returns the paths written.
+ *
+ * @example
+ * ```ts
+ * import { writeFixtures } from "./checks.ts";
+ * const dir = await Deno.makeTempDir();
+ * console.log(await writeFixtures(new URL(`file://${dir}/`)));
+ * ```
+ */
+export async function writeFixtures(dir: URL = FIXTURE_DIR): Promise<string[]> {
+  await Deno.mkdir(dir, { recursive: true });
+  const written = [];
+  for (const kernel of KERNEL_CHECKS) {
+    const path = new URL(kernel.fixtureFile, dir);
+    await Deno.writeTextFile(path, fixtureCsv(kernel.makeFixture()));
+    written.push(path.pathname);
+  }
+  return written;
+}
+
+/**
+ * The CPU-side checks of one kernel: its committed fixture against the reference's gradients,
+ * and the fixture regenerating to the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { fixtureChecks, KERNEL_CHECKS } from "./checks.ts";
+ * console.log((await fixtureChecks(KERNEL_CHECKS[0])).every((r) => r.pass));
+ * ```
+ */
+export async function fixtureChecks(kernel: KernelCheck): Promise<CheckResult[]> {
+  const committed = await Deno.readTextFile(new URL(kernel.fixtureFile, FIXTURE_DIR));
+  const regenerated = fixtureCsv(kernel.makeFixture());
+  const same = committed === regenerated;
+  return [
+    ...kernel.checkFixture(parseFixtureCsv(committed)),
+    {
+      kernel: kernel.name,
+      check: "fixture reproducible",
+      what: `fixtures/fd/${kernel.fixtureFile}`,
+      worstError: same ? 0 : 1,
+      worstRatio: same ? 0 : Infinity,
+      tolerance: { atol: 0, rtol: 0 },
+      pass: same,
+    },
+  ];
+}
+
+/**
+ * Runs every check of every kernel: fixtures first (CPU), then GPU parity on each case.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { runGradcheck } from "./checks.ts";
+ * const results = await runGradcheck(await getGpu());
+ * console.log(results.every((r) => r.pass));
+ * ```
+ */
+export async function runGradcheck(gpu: Gpu): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const kernel of KERNEL_CHECKS) {
+    results.push(...await fixtureChecks(kernel));
+    for (const parityCase of kernel.parityCases) results.push(...await parityCase.run(gpu));
+  }
+  return results;
+}
