@@ -130,46 +130,38 @@ export function uniformBuffer(gpu: Gpu, words: number[], label: string): GPUBuff
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 /**
- * A compute pipeline for `entryPoint` of the WGSL file at `url`, built once per device and
- * override-constant set, then reused.
+ * A compute pipeline for `entryPoint` of the WGSL source `code`, built once per device, source
+ * and override-constant set, then reused.
  *
  * @example
  * ```ts
  * import { computePipeline, getGpu } from "./gpu.ts";
+ * import matmulWgsl from "./projection/matmul.wgsl" with { type: "text" };
  * const gpu = await getGpu();
- * const url = new URL("./projection/matmul.wgsl", import.meta.url);
- * const pipeline = computePipeline(gpu, url, "matmul", { TRANS_A: 0, TRANS_B: 0 });
+ * const pipeline = computePipeline(gpu, matmulWgsl, "matmul", { TRANS_A: 0, TRANS_B: 0 });
  * console.log(pipeline.label);
  * ```
  */
 export function computePipeline(
   gpu: Gpu,
-  url: URL,
+  code: string,
   entryPoint: string,
   constants: Record<string, number> = {},
 ): GPUComputePipeline {
   let byKey = pipelines.get(gpu.device);
   if (!byKey) pipelines.set(gpu.device, byKey = new Map());
-  const key = `${url.href}#${entryPoint}#${JSON.stringify(constants)}`;
+  const key = `${entryPoint}#${JSON.stringify(constants)}#${code}`;
   let pipeline = byKey.get(key);
   if (!pipeline) {
-    const module = gpu.device.createShaderModule({ label: url.pathname, code: wgslSource(url) });
+    const module = gpu.device.createShaderModule({ label: entryPoint, code });
     pipeline = gpu.device.createComputePipeline({
-      label: `${url.pathname.split("/").pop()}:${entryPoint}`,
+      label: entryPoint,
       layout: "auto",
       compute: { module, entryPoint, constants },
     });
     byKey.set(key, pipeline);
   }
   return pipeline;
-}
-
-const sources = new Map<string, string>();
-
-function wgslSource(url: URL): string {
-  let code = sources.get(url.href);
-  if (code === undefined) sources.set(url.href, code = Deno.readTextFileSync(url));
-  return code;
 }
 
 /**
@@ -179,9 +171,9 @@ function wgslSource(url: URL): string {
  * @example
  * ```ts
  * import { bindBuffers, computePipeline, getGpu, tensorBuffer, uniformBuffer } from "./gpu.ts";
+ * import matmulWgsl from "./projection/matmul.wgsl" with { type: "text" };
  * const gpu = await getGpu();
- * const url = new URL("./projection/matmul.wgsl", import.meta.url);
- * const pipeline = computePipeline(gpu, url, "matmul", { TRANS_A: 0, TRANS_B: 0 });
+ * const pipeline = computePipeline(gpu, matmulWgsl, "matmul", { TRANS_A: 0, TRANS_B: 0 });
  * const [a, b, c] = [1, 1, 1].map((n) => tensorBuffer(gpu, n, "t"));
  * const params = uniformBuffer(gpu, [1, 1, 1, 0, 1, 0], "p");
  * const group = bindBuffers(gpu, pipeline, { 0: params, 1: a, 2: b, 3: c });

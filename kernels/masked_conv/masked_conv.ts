@@ -16,7 +16,6 @@ import {
   fromProjectionLayout,
   MatmulLaunch,
   toProjectionLayout,
-  type Width,
 } from "../projection/projection.ts";
 import type { MaskedConvShape } from "./reference.ts";
 
@@ -374,5 +373,3 @@ function putBlock(
     target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);
   }
 }
-
-export type { Width };

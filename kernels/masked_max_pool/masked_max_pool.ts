@@ -7,9 +7,8 @@
 
 import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
 import type { Width } from "../projection/projection.ts";
+import POOL_WGSL from "./masked_max_pool.wgsl" with { type: "text" };
 import { poolColumns } from "./reference.ts";
-
-const POOL_WGSL = new URL("./masked_max_pool.wgsl", import.meta.url);
 
 /**
  * Most loop iterations one invocation runs per dispatch (positions × taps forward, targets ×

@@ -10,8 +10,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, uniformBuffer } from "../gpu.ts";
-
-const MATMUL_WGSL = new URL("./matmul.wgsl", import.meta.url);
+import MATMUL_WGSL from "./matmul.wgsl" with { type: "text" };
 
 /**
  * Longest reduction one dispatch walks. Each invocation loops about 1.5 times per reduction

@@ -1,0 +1,138 @@
+/**
+ * The `maskconv` command line: `info`, `gradcheck`, `fixtures`, `bench` and `demo`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runGradcheck, writeFixtures } from "./kernels/checks.ts";
+import { getGpu, NoAdapterError } from "./kernels/gpu.ts";
+import { runLayerDemo } from "./kernels/masked_conv/demo.ts";
+import type { CheckResult } from "./kernels/verify.ts";
+
+const USAGE = `maskconv — multi-target text classifiers with per-target masked embeddings and one
+shared convolution, on WebGPU.
+
+Usage: maskconv <command> [options]
+
+Commands:
+  demo                      run the shared masked convolution on generated data, check it
+                            against the float64 reference and say what it did
+  info                      print the WebGPU adapter and its limits
+  gradcheck [--json]        verify every kernel: GPU vs float64 reference, reference
+                            gradients vs finite-difference fixtures; non-zero exit on failure
+  fixtures                  regenerate the finite-difference fixtures in fixtures/fd/
+  bench --shape NAME        time forward + backward of the layer: --repeat N (default 5),
+                            --naive (the materialised approach), --verify (float64 checksums);
+                            shapes: aspects, labels100, labels1k, icd
+
+Options:
+  --debug                   show stack traces of errors
+  -h, --help                this help
+`;
+
+/** Bad command-line input: printed as one line, exit code 2. */
+class UsageError extends Error {}
+
+async function info() {
+  const gpu = await getGpu();
+  console.log(`adapter: ${gpu.description}${gpu.isFallbackAdapter ? " (software fallback)" : ""}`);
+  console.log(`deno: ${Deno.version.deno}`);
+  for (const [name, value] of Object.entries(gpu.limits)) console.log(`  ${name}: ${value}`);
+}
+
+function formatResults(results: CheckResult[]): string {
+  const rows = results.map((r) => [
+    r.pass ? "pass" : "FAIL",
+    r.kernel,
+    r.check,
+    r.worstError.toExponential(2),
+    `${r.tolerance.atol.toExponential(1)} + ${r.tolerance.rtol.toExponential(0)}·|ref|`,
+    r.what,
+  ]);
+  const header = ["", "kernel", "check", "worst err", "tolerance", "what"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows]
+    .map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i])).join("  "))
+    .join("\n");
+}
+
+async function gradcheck(json: boolean): Promise<number> {
+  const results = await runGradcheck(await getGpu());
+  const failed = results.filter((r) => !r.pass).length;
+  if (json) {
+    console.log(JSON.stringify({ passed: results.length - failed, failed, results }));
+  } else {
+    console.log(formatResults(results));
+    console.log(`\n${results.length - failed} checks passed, ${failed} failed`);
+  }
+  return failed ? 1 : 0;
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      json: { type: "boolean" },
+      debug: { type: "boolean" },
+      shape: { type: "string" },
+      repeat: { type: "string", default: "5" },
+      naive: { type: "boolean" },
+      verify: { type: "boolean" },
+    },
+  });
+  const [command, ...extra] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  switch (command) {
+    case "info":
+      await info();
+      return 0;
+    case "gradcheck":
+      return await gradcheck(values.json ?? false);
+    case "fixtures":
+      for (const path of await writeFixtures()) console.log(`wrote ${path}`);
+      return 0;
+    case "demo":
+      return await runLayerDemo();
+    case "bench": {
+      const repeat = Number(values.repeat);
+      if (!values.shape) {
+        throw new UsageError("bench needs --shape (aspects, labels100, labels1k, icd)");
+      }
+      if (!Number.isInteger(repeat) || repeat < 1) {
+        throw new UsageError(`--repeat must be a positive integer, got "${values.repeat}"`);
+      }
+      const { runBench } = await import("./kernels/bench.ts");
+      const result = await runBench({
+        shape: values.shape,
+        repeat,
+        naive: values.naive ?? false,
+        verify: values.verify ?? false,
+      });
+      console.log(JSON.stringify(result));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"; see maskconv --help`);
+  }
+}
+
+if (import.meta.main) {
+  const debug = Deno.args.includes("--debug");
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    if (debug) console.error(error);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`maskconv: ${message}`);
+    const badInput = error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    Deno.exit(badInput ? 2 : error instanceof NoAdapterError ? 3 : 1);
+  }
+}
