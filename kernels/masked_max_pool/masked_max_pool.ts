@@ -85,7 +85,7 @@ export class MaskedMaxPoolLaunch {
           [nb, L, nt, C, F_total, K, F, pCol, fOff, begin, end, first ? 1 : 0],
           "pool params",
         );
-      const slice = Math.max(1, Math.floor(POOL_TRIPS / K));
+      const slice = Math.max(1, Math.floor(POOL_TRIPS / (K + 1)));
       for (let begin = 0; begin < Math.max(L, 1); begin += slice) {
         const group = bindBuffers(gpu, forward, {
           0: params(begin, Math.min(L, begin + slice), begin === 0),
@@ -97,7 +97,8 @@ export class MaskedMaxPoolLaunch {
           6: b.argmax,
           7: b.h,
         });
-        this.#forward.push({ pipeline: forward, group, invocations: nb * nt * F });
+        const blocks = Math.ceil(nt / 4) * Math.ceil(F / 4);
+        this.#forward.push({ pipeline: forward, group, invocations: nb * blocks });
       }
       for (let begin = 0; begin < nt; begin += slice) {
         const group = bindBuffers(gpu, taps, {

@@ -50,41 +50,106 @@ fn pooled_grad(o: u32) -> f32 {
   return g[o];
 }
 
+// One invocation owns a block of 4 targets × 4 filters of one document: the 16 running maxima
+// stay in registers and every loaded mask and tap value is used four times.
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
   let id = flat_id(wid, nwg, lid);
-  if (id >= params.nb * params.nt * params.F) { return; }
-  let f = id % params.F;
-  let t = (id / params.F) % params.nt;
-  let b = id / (params.F * params.nt);
+  let filter_blocks = (params.F + 3u) / 4u;
+  let target_blocks = (params.nt + 3u) / 4u;
+  if (id >= params.nb * target_blocks * filter_blocks) { return; }
+  let f0 = (id % filter_blocks) * 4u;
+  let t0 = ((id / filter_blocks) % target_blocks) * 4u;
+  let b = id / (filter_blocks * target_blocks);
+  // Targets and filters past the edge are clamped onto the last one and never written.
+  let fs = min(vec4u(f0, f0 + 1u, f0 + 2u, f0 + 3u), vec4u(params.F - 1u));
+  let ts = min(vec4u(t0, t0 + 1u, t0 + 2u, t0 + 3u), vec4u(params.nt - 1u));
   let len = i32(lengths[b]);
   let pad = i32(params.K - 1u) / 2;
-  let o = (b * params.nt + t) * params.F_total + params.f_off + f;
-  var best = LOWEST;
-  var arg = -1;
+  let fo = params.f_off;
+  let bias_f = vec4f(bias[fo + fs.x], bias[fo + fs.y], bias[fo + fs.z], bias[fo + fs.w]);
+  var best0 = vec4f(LOWEST);
+  var best1 = best0;
+  var best2 = best0;
+  var best3 = best0;
+  var arg0 = vec4i(-1);
+  var arg1 = arg0;
+  var arg2 = arg0;
+  var arg3 = arg0;
   if (params.first == 0u) {
-    best = zmax[o];
-    arg = argmax[o];
+    best0 = load_zmax(b, ts.x, fs);
+    best1 = load_zmax(b, ts.y, fs);
+    best2 = load_zmax(b, ts.z, fs);
+    best3 = load_zmax(b, ts.w, fs);
+    arg0 = load_argmax(b, ts.x, fs);
+    arg1 = load_argmax(b, ts.y, fs);
+    arg2 = load_argmax(b, ts.z, fs);
+    arg3 = load_argmax(b, ts.w, fs);
   }
   let stop = min(i32(params.end), len);
   for (var l = i32(params.begin); l < stop; l++) {
-    var z = bias[params.f_off + f];
-    for (var k = 0; k < i32(params.K); k++) {
-      let j = l + k - pad;
-      if (j >= 0 && j < len) {
-        let row = b * params.L + u32(j);
-        z += m[row * params.nt + t] * P[row * params.C + params.p_col + u32(k) * params.F + f];
-      }
+    var z0 = bias_f;
+    var z1 = bias_f;
+    var z2 = bias_f;
+    var z3 = bias_f;
+    let k_first = max(0, pad - l);
+    let k_stop = min(i32(params.K), len - l + pad);
+    for (var k = k_first; k < k_stop; k++) {
+      let row = b * params.L + u32(l + k - pad);
+      let mo = row * params.nt;
+      let po = row * params.C + params.p_col + u32(k) * params.F;
+      let taps = vec4f(P[po + fs.x], P[po + fs.y], P[po + fs.z], P[po + fs.w]);
+      z0 += m[mo + ts.x] * taps;
+      z1 += m[mo + ts.y] * taps;
+      z2 += m[mo + ts.z] * taps;
+      z3 += m[mo + ts.w] * taps;
     }
-    if (z > best) {
-      best = z;
-      arg = l;
+    let here = vec4i(l);
+    let up0 = z0 > best0;
+    let up1 = z1 > best1;
+    let up2 = z2 > best2;
+    let up3 = z3 > best3;
+    best0 = select(best0, z0, up0);
+    best1 = select(best1, z1, up1);
+    best2 = select(best2, z2, up2);
+    best3 = select(best3, z3, up3);
+    arg0 = select(arg0, here, up0);
+    arg1 = select(arg1, here, up1);
+    arg2 = select(arg2, here, up2);
+    arg3 = select(arg3, here, up3);
+  }
+  store_pooled(b, t0, f0, best0, arg0);
+  store_pooled(b, t0 + 1u, f0, best1, arg1);
+  store_pooled(b, t0 + 2u, f0, best2, arg2);
+  store_pooled(b, t0 + 3u, f0, best3, arg3);
+}
+
+fn pooled_at(b: u32, t: u32, f: u32) -> u32 {
+  return (b * params.nt + t) * params.F_total + params.f_off + f;
+}
+
+fn load_zmax(b: u32, t: u32, fs: vec4u) -> vec4f {
+  return vec4f(zmax[pooled_at(b, t, fs.x)], zmax[pooled_at(b, t, fs.y)],
+               zmax[pooled_at(b, t, fs.z)], zmax[pooled_at(b, t, fs.w)]);
+}
+
+fn load_argmax(b: u32, t: u32, fs: vec4u) -> vec4i {
+  return vec4i(argmax[pooled_at(b, t, fs.x)], argmax[pooled_at(b, t, fs.y)],
+               argmax[pooled_at(b, t, fs.z)], argmax[pooled_at(b, t, fs.w)]);
+}
+
+// Writes the running max, its position and h for the filters f0..f0+3 of target t that exist.
+fn store_pooled(b: u32, t: u32, f0: u32, best: vec4f, arg: vec4i) {
+  if (t >= params.nt) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    if (f0 + j < params.F) {
+      let o = pooled_at(b, t, f0 + j);
+      zmax[o] = best[j];
+      argmax[o] = arg[j];
+      h[o] = select(0.0, max(best[j], 0.0), arg[j] >= 0);
     }
   }
-  zmax[o] = best;
-  argmax[o] = arg;
-  h[o] = select(0.0, max(best, 0.0), arg >= 0);
 }
 
 // dP[b,j,k,f] += Σ_t m[b,j,t]·s[b,t,f] over the targets whose arg-max a puts tap k at j = a+k−pad,

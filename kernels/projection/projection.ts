@@ -9,14 +9,17 @@
  * @module
  */
 
-import { bindBuffers, computePipeline, type Gpu, uniformBuffer } from "../gpu.ts";
+import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
 import MATMUL_WGSL from "./matmul.wgsl" with { type: "text" };
 
 /**
- * Longest reduction one dispatch walks. Each invocation loops about 1.5 times per reduction
- * step, so 4096 keeps it near 6,000 iterations, far under llvmpipe's silent ~65,535 cut-off.
+ * Longest reduction one dispatch walks: one loop iteration per step, far under llvmpipe's silent
+ * ~65,535 cut-off.
  */
-export const MATMUL_K_CHUNK = 4096;
+export const MATMUL_K_CHUNK = 8192;
+
+/** Rows and columns of C each invocation computes (the WGSL's BLOCK). */
+const MATMUL_BLOCK = 8;
 
 /** Sizes and options of C[M,N] (+)= A'[M,K]·B'[K,N]. */
 export interface MatmulSpec {
@@ -53,16 +56,15 @@ export interface MatmulSpec {
  * ```
  */
 export class MatmulLaunch {
+  #gpu: Gpu;
   #pipeline: GPUComputePipeline;
   #groups: GPUBindGroup[] = [];
-  #workgroups: [number, number];
+  #invocations: number;
 
   constructor(gpu: Gpu, spec: MatmulSpec, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer) {
     const { M, N, K } = spec;
-    this.#workgroups = [Math.ceil(N / 32), Math.ceil(M / 32)];
-    if (Math.max(...this.#workgroups) > gpu.limits.maxComputeWorkgroupsPerDimension) {
-      throw new RangeError(`matmul ${M}x${N} needs more workgroups than the adapter allows`);
-    }
+    this.#gpu = gpu;
+    this.#invocations = Math.ceil(M / MATMUL_BLOCK) * Math.ceil(N / MATMUL_BLOCK);
     this.#pipeline = computePipeline(gpu, MATMUL_WGSL, "matmul", {
       TRANS_A: spec.transA ? 1 : 0,
       TRANS_B: spec.transB ? 1 : 0,
@@ -77,11 +79,10 @@ export class MatmulLaunch {
 
   /** Records the dispatches into `pass`. */
   encode(pass: GPUComputePassEncoder): void {
-    if (this.#workgroups[0] === 0 || this.#workgroups[1] === 0) return;
     pass.setPipeline(this.#pipeline);
     for (const group of this.#groups) {
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(...this.#workgroups);
+      dispatchFlat(this.#gpu, pass, this.#invocations);
     }
   }
 }

@@ -1,0 +1,553 @@
+/**
+ * The naive masked convolution on the GPU, the benchmark's baseline: what a framework does with
+ * `conv1d(m[..., None] * x[:, :, None, :])`. It materialises every target's masked copy xm
+ * [B,L,T,D], convolves each copy into z [B,T,F,L], max-pools, and in the backward materialises
+ * dz [B,T,F,L] and dxm [B,L,T,D] before reducing them to dW, dbias, dm and dx.
+ *
+ * Same host API as `MaskedConv` (../masked_conv/masked_conv.ts), so the benchmark swaps one for the other. The
+ * materialised tensors are split over documents × targets into buffers that each fit a
+ * binding, and all of them are allocated at once: that memory is the point of the comparison.
+ *
+ * @module
+ */
+
+import {
+  bindBuffers,
+  computePipeline,
+  dispatchFlat,
+  type Gpu,
+  readBuffers,
+  tensorBuffer,
+  uniformBuffer,
+} from "../gpu.ts";
+import type { MaskedConvGpuGradients } from "../masked_conv/masked_conv.ts";
+import type { MaskedConvShape } from "../masked_conv/reference.ts";
+import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
+
+/**
+ * Most loop iterations one invocation runs per dispatch: well under llvmpipe's silent ~65,535
+ * cut-off, which counts nested loops together.
+ */
+export const NAIVE_TRIPS = 12288;
+
+/** How the naive layer splits its batch: document ranges × target ranges. */
+export interface NaiveTilePlan {
+  /** Documents per tile (the last tile may hold fewer). */
+  docsPerTile: number;
+  /** Targets per tile (the last tile may hold fewer). */
+  targetsPerTile: number;
+}
+
+/**
+ * The largest tiles whose every buffer (xm, dxm, z, dz, m, dm, x, dx, h, ...) stays within
+ * `maxElements` 4-byte values, balanced so tiles along an axis differ by at most one.
+ *
+ * @example
+ * ```ts
+ * import { planNaiveTiles } from "./naive_conv.ts";
+ * const shape = { B: 8, L: 512, D: 100, T: 1000, widths: [{ K: 3, F: 50 }] };
+ * console.log(planNaiveTiles(shape, 2 ** 25)); // { docsPerTile: 1, targetsPerTile: 500 }
+ * ```
+ */
+export function planNaiveTiles(shape: MaskedConvShape, maxElements: number): NaiveTilePlan {
+  const { B, L, D, T, widths } = shape;
+  const F_max = Math.max(...widths.map((w) => w.F));
+  const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+  // Elements one (document, target) pair adds to the largest per-tile buffer.
+  const perPair = Math.max(L * Math.max(D, F_max), F_total);
+  const maxTargets = Math.min(T, Math.floor(maxElements / perPair));
+  if (maxTargets < 1 || L * D > maxElements) {
+    throw new RangeError(
+      `naive mode: one document × one target (${perPair} values) does not fit a ` +
+        `${maxElements * 4}-byte binding`,
+    );
+  }
+  const targetsPerTile = Math.ceil(T / Math.ceil(T / maxTargets));
+  const maxDocs = Math.min(
+    B,
+    Math.floor(maxElements / (perPair * targetsPerTile)),
+    Math.floor(maxElements / (L * D)),
+  );
+  const docsPerTile = Math.ceil(B / Math.ceil(B / Math.max(maxDocs, 1)));
+  return { docsPerTile, targetsPerTile };
+}
+
+/** Bytes of the naive layer's GPU tensors, by what they hold. */
+interface NaiveMemory {
+  /** xm and dxm [B,L,T,D]. */
+  copies: number;
+  /** z and dz [B,T,F,L] of every width. */
+  activations: number;
+  /** m, dm, x, dx, h, g, the pooling state, weights, their gradients and partial sums. */
+  rest: number;
+  total: number;
+}
+
+function naiveMemory({ B, L, D, T, widths }: MaskedConvShape): NaiveMemory {
+  const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+  const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
+  // Partial sums of dW: one row per chunk of the (b,t,l) axis, at most NAIVE_TRIPS rows.
+  const chunks = Math.min(Math.ceil((B * T * L) / NAIVE_TRIPS), NAIVE_TRIPS);
+  const copies = 2 * B * L * T * D * 4;
+  const activations = 2 * B * T * F_total * L * 4;
+  const rest = 4 * (
+    2 * B * L * T + 2 * B * L * D + B + 4 * B * T * F_total +
+    widths.reduce((sum, { K, F }) => sum + 2 * (F * D * K + F), 0) + chunks * gradRow
+  );
+  return { copies, activations, rest, total: copies + activations + rest };
+}
+
+/**
+ * Bytes the naive layer allocates on the GPU for `shape`: the masked copies xm and dxm
+ * [B,L,T,D], z and dz [B,T,F,L], and the smaller tensors.
+ *
+ * @example
+ * ```ts
+ * import { naiveMemoryBytes } from "./naive_conv.ts";
+ * const icd = { B: 4, L: 2500, D: 100, T: 8922, widths: [{ K: 3, F: 50 }] };
+ * console.log((naiveMemoryBytes(icd) / 1e9).toFixed(1), "GB"); // 108.3 GB
+ * ```
+ */
+export function naiveMemoryBytes(shape: MaskedConvShape): number {
+  return naiveMemory(shape).total;
+}
+
+/**
+ * The memory the naive layer may take: 60% of the machine's memory.
+ *
+ * The rule is min(what the adapter allows in total, 60% of system memory). WebGPU reports
+ * per-buffer limits only, which the layer always meets by splitting its tensors, and no total,
+ * so the adapter term is unbounded here. On llvmpipe and unified-memory GPUs every buffer comes
+ * out of host RAM, where the host-side inputs and read-backs also live; 60% leaves room for
+ * them and the system. A discrete GPU's smaller VRAM is invisible to WebGPU: pass an explicit
+ * budget to the constructor there.
+ *
+ * @example
+ * ```ts
+ * import { naiveMemoryBudget } from "./naive_conv.ts";
+ * console.log((naiveMemoryBudget() / 1e9).toFixed(1), "GB");
+ * ```
+ */
+export function naiveMemoryBudget(): number {
+  return 0.6 * Deno.systemMemoryInfo().total;
+}
+
+/** Raised, before anything is allocated, when the naive layer would not fit the budget. */
+export class NaiveMemoryError extends Error {
+  constructor(shape: MaskedConvShape, budgetBytes: number) {
+    const { B, L, D, T, widths } = shape;
+    const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+    const { copies, activations, rest, total } = naiveMemory(shape);
+    const widthsText = widths.map((w) => `K=${w.K} F=${w.F}`).join(", ");
+    super(
+      `naive mode needs ${gb(total)} at B=${B} L=${L} D=${D} T=${T} (${widthsText}): ` +
+        `${gb(copies)} for the [B,L,T,D] masked copies xm and dxm, ${gb(activations)} for z and ` +
+        `dz [B,T,F,L], ${gb(rest)} for the rest; this machine allows ${gb(budgetBytes)} ` +
+        `(60% of its memory): use the fast mode`,
+    );
+    this.name = "NaiveMemoryError";
+  }
+}
+
+interface Dispatch {
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  invocations: number;
+}
+
+interface DocTile {
+  b0: number;
+  nb: number;
+  x: GPUBuffer; // [nb,L,D]
+  dx: GPUBuffer; // [nb,L,D]
+  lengths: GPUBuffer; // [nb] u32
+  targets: TargetTile[];
+}
+
+interface TargetTile {
+  t0: number;
+  nt: number;
+  m: GPUBuffer; // [nb,L,nt]
+  dm: GPUBuffer; // [nb,L,nt]
+  h: GPUBuffer; // [nb,nt,F_total]
+  g: GPUBuffer; // [nb,nt,F_total]
+}
+
+/** The [start, end) slices of [0, total) of at most `step` each (one empty slice if total = 0). */
+function slices(total: number, step: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let begin = 0; begin < Math.max(total, 1); begin += step) {
+    out.push([begin, Math.min(total, begin + step)]);
+  }
+  return out;
+}
+
+/**
+ * The naive layer with every buffer, pipeline and bind group built once.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../gpu.ts";
+ * import { NaiveMaskedConv } from "./naive_conv.ts";
+ * const gpu = await getGpu();
+ * const shape = { B: 1, L: 3, D: 2, T: 2, widths: [{ K: 3, F: 1 }] };
+ * const layer = new NaiveMaskedConv(gpu, shape);
+ * layer.setWeights([new Float32Array(6).fill(0.5)], new Float32Array([0.1]));
+ * layer.setInputs(new Float32Array(6).fill(1), new Float32Array(6).fill(1), [3]);
+ * layer.forward();
+ * console.log(await layer.readOutput()); // h: [B,T,F]
+ * layer.destroy();
+ * ```
+ */
+export class NaiveMaskedConv {
+  readonly shape: MaskedConvShape;
+  readonly plan: NaiveTilePlan;
+  #gpu: Gpu;
+  #F_total: number;
+  #weights: GPUBuffer[] = [];
+  #bias: GPUBuffer;
+  #weightGrads: GPUBuffer[] = []; // per width: dW [F,K,D] then dbias [F]
+  #tiles: DocTile[] = [];
+  #forward: Dispatch[] = [];
+  #backward: Dispatch[] = [];
+  #buffers: GPUBuffer[] = [];
+
+  /**
+   * @param maxBindingBytes the binding size to split buffers for; the adapter's limit unless a
+   *   test asks for smaller tiles.
+   * @param memoryBudgetBytes the most the layer may allocate; beyond it the constructor throws
+   *   {@link NaiveMemoryError} before allocating anything.
+   */
+  constructor(
+    gpu: Gpu,
+    shape: MaskedConvShape,
+    maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+    memoryBudgetBytes = naiveMemoryBudget(),
+  ) {
+    for (const { K, F } of shape.widths) {
+      if (K < 1 || K % 2 === 0 || F < 1) {
+        throw new RangeError(`width K=${K} F=${F}: K must be odd and positive, F positive`);
+      }
+    }
+    if (naiveMemoryBytes(shape) > memoryBudgetBytes) {
+      throw new NaiveMemoryError(shape, memoryBudgetBytes);
+    }
+    this.#gpu = gpu;
+    this.shape = shape;
+    const maxElements = Math.floor(maxBindingBytes / 4);
+    this.plan = planNaiveTiles(shape, maxElements);
+    const { B, L, D, T, widths } = shape;
+    const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+    this.#F_total = F_total;
+    const buffer = (elements: number, label: string) => {
+      const b = tensorBuffer(gpu, elements, label);
+      this.#buffers.push(b);
+      return b;
+    };
+    const params = (words: number[]) => {
+      const b = uniformBuffer(gpu, words, "naive params");
+      this.#buffers.push(b);
+      return b;
+    };
+    const pipeline = (entry: string) => computePipeline(gpu, NAIVE_WGSL, entry);
+    const dispatch = (
+      into: Dispatch[],
+      entry: string,
+      buffers: Record<number, GPUBuffer>,
+      invocations: number,
+    ) => {
+      const p = pipeline(entry);
+      into.push({ pipeline: p, group: bindBuffers(gpu, p, buffers), invocations });
+    };
+
+    this.#bias = buffer(F_total, "bias");
+    for (const { K, F } of widths) {
+      this.#weights.push(buffer(F * D * K, "W"));
+      this.#weightGrads.push(buffer(F * K * D + F, "dW dbias"));
+    }
+    const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
+    const chunksPerGroup = Math.min(NAIVE_TRIPS, Math.floor(maxElements / gradRow));
+    if (chunksPerGroup < 1) {
+      throw new RangeError(`naive mode: one row of dW (${gradRow} values) exceeds a binding`);
+    }
+    const { docsPerTile, targetsPerTile } = this.plan;
+    const maxChunks = Math.ceil((docsPerTile * targetsPerTile * L) / NAIVE_TRIPS);
+    const partial = buffer(Math.min(maxChunks, chunksPerGroup) * gradRow, "dW partial sums");
+
+    for (let b0 = 0; b0 < B; b0 += docsPerTile) {
+      const nb = Math.min(docsPerTile, B - b0);
+      const tile: DocTile = {
+        b0,
+        nb,
+        x: buffer(nb * L * D, "x"),
+        dx: buffer(nb * L * D, "dx"),
+        lengths: buffer(nb, "lengths"),
+        targets: [],
+      };
+      for (let t0 = 0; t0 < T; t0 += targetsPerTile) {
+        const nt = Math.min(targetsPerTile, T - t0);
+        const target: TargetTile = {
+          t0,
+          nt,
+          m: buffer(nb * L * nt, "m"),
+          dm: buffer(nb * L * nt, "dm"),
+          h: buffer(nb * nt * F_total, "h"),
+          g: buffer(nb * nt * F_total, "g"),
+        };
+        const xm = buffer(nb * L * nt * D, "xm");
+        const dxm = buffer(nb * L * nt * D, "dxm");
+        const zmax = buffer(nb * nt * F_total, "zmax");
+        const argmax = buffer(nb * nt * F_total, "argmax");
+        const firstTile = b0 === 0 && t0 === 0;
+        // Words of Params in naive_conv.wgsl; F, K and f_off are those of width w (none: -1).
+        const words = (w: number, begin: number, end: number, first: boolean, chunk = 0) => {
+          const fOff = widths.slice(0, Math.max(w, 0)).reduce((sum, x) => sum + x.F, 0);
+          const { F, K } = widths[w] ?? { F: 0, K: 1 };
+          return [nb, L, nt, D, F, K, F_total, fOff, begin, end, first ? 1 : 0, chunk];
+        };
+
+        dispatch(this.#forward, "mask_copy", {
+          0: params(words(-1, 0, 0, true)),
+          1: tile.x,
+          2: target.m,
+          3: tile.lengths,
+          4: xm,
+        }, nb * L * nt * D);
+        const z = widths.map(({ F }) => buffer(nb * nt * F * L, "z"));
+        const dz = widths.map(({ F }) => buffer(nb * nt * F * L, "dz"));
+        widths.forEach(({ K, F }, w) => {
+          for (const [begin, end] of slices(D, Math.floor(NAIVE_TRIPS / K))) {
+            dispatch(this.#forward, "conv_forward", {
+              0: params(words(w, begin, end, begin === 0)),
+              4: xm,
+              5: this.#weights[w],
+              6: this.#bias,
+              7: z[w],
+            }, nb * nt * Math.ceil(F / 4) * Math.ceil(L / 4));
+          }
+          for (const [begin, end] of slices(L, NAIVE_TRIPS)) {
+            dispatch(this.#forward, "max_pool", {
+              0: params(words(w, begin, end, begin === 0)),
+              3: tile.lengths,
+              7: z[w],
+              8: zmax,
+              9: argmax,
+              10: target.h,
+            }, nb * nt * F);
+          }
+        });
+
+        widths.forEach(({ F }, w) => {
+          dispatch(this.#backward, "pool_backward", {
+            0: params(words(w, 0, 0, true)),
+            8: zmax,
+            9: argmax,
+            11: target.g,
+            12: dz[w],
+          }, nb * nt * F * L);
+        });
+        widths.forEach(({ K, F }, w) => {
+          for (const [begin, end] of slices(F, Math.floor(NAIVE_TRIPS / K))) {
+            dispatch(this.#backward, "input_grad", {
+              0: params(words(w, begin, end, w === 0 && begin === 0)),
+              3: tile.lengths,
+              5: this.#weights[w],
+              12: dz[w],
+              13: dxm,
+            }, nb * nt * Math.ceil(L / 4) * Math.ceil(D / 4));
+          }
+        });
+        for (const [begin, end] of slices(D, NAIVE_TRIPS)) {
+          dispatch(this.#backward, "mask_grad", {
+            0: params(words(-1, begin, end, begin === 0)),
+            1: tile.x,
+            13: dxm,
+            14: target.dm,
+          }, nb * L * nt);
+        }
+        for (const [begin, end] of slices(nt, NAIVE_TRIPS)) {
+          dispatch(this.#backward, "embedding_grad", {
+            0: params(words(-1, begin, end, t0 === 0 && begin === 0)),
+            2: target.m,
+            13: dxm,
+            15: tile.dx,
+          }, nb * L * D);
+        }
+        const tileChunks = Math.ceil((nb * nt * L) / NAIVE_TRIPS);
+        widths.forEach(({ K, F }, w) => {
+          const perChunk = Math.ceil(F / 4) * K * Math.ceil(D / 4) + Math.ceil(F / 4);
+          for (const [c0, c1] of slices(tileChunks, chunksPerGroup)) {
+            dispatch(this.#backward, "weight_grad_partial", {
+              0: params(words(w, c0, c1, false, NAIVE_TRIPS)),
+              4: xm,
+              12: dz[w],
+              16: partial,
+            }, (c1 - c0) * perChunk);
+            dispatch(this.#backward, "weight_grad_reduce", {
+              0: params(words(w, 0, c1 - c0, firstTile && c0 === 0)),
+              16: partial,
+              17: this.#weightGrads[w],
+            }, F * K * D + F);
+          }
+        });
+        tile.targets.push(target);
+      }
+      this.#tiles.push(tile);
+    }
+  }
+
+  /** Uploads per-width weights W_i [F_i,D,K_i] and the biases of all widths [ΣF]. */
+  setWeights(weights: ArrayLike<number>[], bias: ArrayLike<number>): void {
+    const queue = this.#gpu.device.queue;
+    weights.forEach((W, w) => queue.writeBuffer(this.#weights[w], 0, Float32Array.from(W)));
+    queue.writeBuffer(this.#bias, 0, Float32Array.from(bias));
+  }
+
+  /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, tile by tile. */
+  setInputs(
+    x: Float32Array<ArrayBuffer>,
+    m: Float32Array<ArrayBuffer>,
+    lengths: ArrayLike<number>,
+  ): void {
+    const { L, D, T } = this.shape;
+    const queue = this.#gpu.device.queue;
+    for (const tile of this.#tiles) {
+      queue.writeBuffer(tile.x, 0, x.subarray(tile.b0 * L * D, (tile.b0 + tile.nb) * L * D));
+      const docLengths = Uint32Array.from({ length: tile.nb }, (_, i) => lengths[tile.b0 + i]);
+      if (docLengths.some((len) => len > L)) throw new RangeError(`a length exceeds L=${L}`);
+      queue.writeBuffer(tile.lengths, 0, docLengths);
+      for (const target of tile.targets) {
+        const block = takeBlock(m, T, tile.b0 * L, tile.nb * L, target.t0, target.nt);
+        queue.writeBuffer(target.m, 0, block);
+      }
+    }
+  }
+
+  /** Uploads the upstream gradient g [B,T,ΣF] of the pooled features. */
+  setUpstream(g: Float32Array<ArrayBuffer>): void {
+    const F_total = this.#F_total;
+    for (const tile of this.#tiles) {
+      for (const target of tile.targets) {
+        const block = takeBlock(
+          g,
+          this.shape.T * F_total,
+          tile.b0,
+          tile.nb,
+          target.t0 * F_total,
+          target.nt * F_total,
+        );
+        this.#gpu.device.queue.writeBuffer(target.g, 0, block);
+      }
+    }
+  }
+
+  /** Runs the forward: xm, z and h [B,T,ΣF] on the GPU. */
+  forward(): void {
+    this.#submit("naive conv forward", this.#forward);
+  }
+
+  /** Runs the backward of Σ h·g: dz, dxm, then dx, dm, dW and dbias on the GPU. */
+  backward(): void {
+    this.#submit("naive conv backward", this.#backward);
+  }
+
+  #submit(label: string, dispatches: Dispatch[]) {
+    const encoder = this.#gpu.device.createCommandEncoder({ label });
+    const pass = encoder.beginComputePass();
+    for (const { pipeline, group, invocations } of dispatches) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      dispatchFlat(this.#gpu, pass, invocations);
+    }
+    pass.end();
+    this.#gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Reads h [B,T,ΣF] back. */
+  async readOutput(): Promise<Float32Array> {
+    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+    const data = await readBuffers(this.#gpu, targets.map(({ target }) => target.h));
+    const { B, T } = this.shape;
+    const F_total = this.#F_total;
+    const h = new Float32Array(B * T * F_total);
+    targets.forEach(({ tile, target }, i) => {
+      const block = new Float32Array(data[i]);
+      putBlock(h, T * F_total, tile.b0, tile.nb, target.t0 * F_total, target.nt * F_total, block);
+    });
+    return h;
+  }
+
+  /** Reads every gradient back in one submission. */
+  async readGradients(): Promise<MaskedConvGpuGradients> {
+    const { B, L, D, T, widths } = this.shape;
+    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+    const data = await readBuffers(this.#gpu, [
+      ...this.#weightGrads,
+      ...this.#tiles.map((tile) => tile.dx),
+      ...targets.map(({ target }) => target.dm),
+    ]);
+    const dW: Float64Array[] = [];
+    const dbias = new Float32Array(this.#F_total);
+    let fOff = 0;
+    widths.forEach(({ K, F }, w) => {
+      const grads = new Float32Array(data[w]); // dW [F,K,D] then dbias [F]
+      const W = new Float64Array(F * D * K);
+      for (let f = 0; f < F; f++) {
+        for (let k = 0; k < K; k++) {
+          for (let d = 0; d < D; d++) W[(f * D + d) * K + k] = grads[(f * K + k) * D + d];
+        }
+      }
+      dW.push(W);
+      dbias.set(grads.subarray(F * K * D), fOff);
+      fOff += F;
+    });
+    const dx = new Float32Array(B * L * D);
+    this.#tiles.forEach((tile, i) => {
+      dx.set(new Float32Array(data[widths.length + i]), tile.b0 * L * D);
+    });
+    const dm = new Float32Array(B * L * T);
+    targets.forEach(({ tile, target }, i) => {
+      const block = new Float32Array(data[widths.length + this.#tiles.length + i]);
+      putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
+    });
+    return { dx, dm, dW, dbias };
+  }
+
+  /** Frees every GPU buffer of the layer. */
+  destroy(): void {
+    for (const buffer of this.#buffers) buffer.destroy();
+    this.#buffers = [];
+  }
+}
+
+/** The block [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix of `cols` columns. */
+function takeBlock(
+  source: Float32Array<ArrayBuffer>,
+  cols: number,
+  r0: number,
+  nr: number,
+  c0: number,
+  nc: number,
+): Float32Array<ArrayBuffer> {
+  if (c0 === 0 && nc === cols) return source.subarray(r0 * cols, (r0 + nr) * cols);
+  const block = new Float32Array(nr * nc);
+  for (let r = 0; r < nr; r++) {
+    block.set(source.subarray((r0 + r) * cols + c0, (r0 + r) * cols + c0 + nc), r * nc);
+  }
+  return block;
+}
+
+/** Writes `block` into [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix. */
+function putBlock(
+  target: Float32Array,
+  cols: number,
+  r0: number,
+  nr: number,
+  c0: number,
+  nc: number,
+  block: Float32Array,
+) {
+  for (let r = 0; r < nr; r++) {
+    target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);
+  }
+}
