@@ -188,12 +188,15 @@ export interface ParityCase {
 /** Everything `maskconv gradcheck`, `deno task fixtures` and the tests need of one kernel. */
 export interface KernelCheck {
   name: string;
-  /** File name of its finite-difference fixture under `fixtures/fd/`. */
-  fixtureFile: string;
-  /** Draws the fixture's inputs and computes their central-difference gradients. */
-  makeFixture(): FixtureTensor[];
-  /** Compares the reference's analytic gradients with a fixture's stored ones. */
-  checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[];
+  /** Its finite-difference fixture; absent only for kernels without a backward (the optimizer). */
+  fixture?: {
+    /** File name under `fixtures/fd/`. */
+    file: string;
+    /** Draws the fixture's inputs and computes their central-difference gradients. */
+    make(): FixtureTensor[];
+    /** Compares the reference's analytic gradients with a fixture's stored ones. */
+    check(fixture: Map<string, FixtureTensor>): CheckResult[];
+  };
   /** GPU-vs-reference parity cases, edge cases included. */
   parityCases: ParityCase[];
 }

@@ -205,9 +205,7 @@ function checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[] {
  */
 export const maskedConvCheck: KernelCheck = {
   name: KERNEL,
-  fixtureFile: "masked_conv.csv",
-  makeFixture,
-  checkFixture,
+  fixture: { file: "masked_conv.csv", make: makeFixture, check: checkFixture },
   parityCases: CASES.map((layerCase) => ({
     label: label(layerCase),
     run: (gpu) => parity(gpu, layerCase),

@@ -218,9 +218,7 @@ function checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[] {
  */
 export const maskedMaxPoolCheck: KernelCheck = {
   name: KERNEL,
-  fixtureFile: "masked_max_pool.csv",
-  makeFixture,
-  checkFixture,
+  fixture: { file: "masked_max_pool.csv", make: makeFixture, check: checkFixture },
   parityCases: CASES.map((poolCase) => ({
     label: label(poolCase),
     run: (gpu) => parity(gpu, poolCase),

@@ -117,9 +117,7 @@ function checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[] {
  */
 export const projectionCheck: KernelCheck = {
   name: KERNEL,
-  fixtureFile: "projection.csv",
-  makeFixture,
-  checkFixture,
+  fixture: { file: "projection.csv", make: makeFixture, check: checkFixture },
   parityCases: CASES.map((shape): ParityCase => ({
     label: label(shape),
     run: (gpu) => parity(gpu, shape),
