@@ -60,7 +60,7 @@ async function parity(gpu: Gpu, layerCase: LayerCase): Promise<CheckResult[]> {
   const { shape, lengths, maxBindingBytes } = layerCase;
   const { B, L, D, T, widths } = shape;
   const { inputs, g } = drawInputs(mulberry32(5), layerCase);
-  const layer = new MaskedConv(gpu, shape, maxBindingBytes);
+  const layer = new MaskedConv(gpu, shape, { maxBindingBytes });
   if (maxBindingBytes && layer.plan.docsPerTile === B && layer.plan.targetsPerTile === T) {
     throw new Error(`${label(layerCase)} was meant to tile but fits one tile`);
   }

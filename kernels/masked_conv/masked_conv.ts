@@ -85,6 +85,33 @@ interface TargetTile {
   pool: MaskedMaxPoolLaunch;
 }
 
+/** The layer's parameters and their gradients on the GPU, in the projection layout. */
+export interface MaskedConvParameters {
+  Wt: GPUBuffer; // Wt: [D, Σ K·F] (see toProjectionLayout)
+  bias: GPUBuffer; // bias: [ΣF]
+  dWt: GPUBuffer; // dWt: [D, Σ K·F], overwritten by each backward
+  dbias: GPUBuffer; // dbias: [ΣF], overwritten by each backward
+}
+
+/** Construction options of {@link MaskedConv}. */
+export interface MaskedConvOptions {
+  /** The binding size to tile for; the adapter's limit unless a test asks for smaller tiles. */
+  maxBindingBytes?: number;
+  /** Parameter buffers owned by a model (shared by several batch shapes); else the layer's own. */
+  parameters?: MaskedConvParameters;
+}
+
+/** The activation buffers of a layer that runs as one tile, for other kernels to read or fill. */
+export interface MaskedConvActivations {
+  x: GPUBuffer; // x: [B,L,D], input
+  lengths: GPUBuffer; // lengths: [B] u32, input
+  m: GPUBuffer; // m: [B,L,T], input
+  h: GPUBuffer; // h: [B,T,ΣF], output
+  g: GPUBuffer; // g: [B,T,ΣF], upstream gradient of h, input to the backward
+  dx: GPUBuffer; // dx: [B,L,D], overwritten by the backward
+  dm: GPUBuffer; // dm: [B,L,T], overwritten by the backward
+}
+
 /** Host-side gradients in the canonical layouts of {@link MaskedConvShape}. */
 export interface MaskedConvGpuGradients {
   dx: Float32Array; // dx: [B,L,D]
@@ -116,22 +143,12 @@ export class MaskedConv {
   #gpu: Gpu;
   #C: number;
   #F_total: number;
-  #Wt: GPUBuffer;
-  #bias: GPUBuffer;
-  #dWt: GPUBuffer;
-  #db: GPUBuffer;
+  #params: MaskedConvParameters;
   #tiles: DocTile[] = [];
   #buffers: GPUBuffer[] = [];
 
-  /**
-   * @param maxBindingBytes the binding size to tile for; the adapter's limit unless a test
-   *   asks for smaller tiles.
-   */
-  constructor(
-    gpu: Gpu,
-    shape: MaskedConvShape,
-    maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
-  ) {
+  constructor(gpu: Gpu, shape: MaskedConvShape, options: MaskedConvOptions = {}) {
+    const maxBindingBytes = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
     for (const { K, F } of shape.widths) {
       if (K < 1 || K % 2 === 0 || F < 1) {
         throw new RangeError(`width K=${K} F=${F}: K must be odd and positive, F positive`);
@@ -149,10 +166,13 @@ export class MaskedConv {
       this.#buffers.push(b);
       return b;
     };
-    this.#Wt = buffer(D * C, "Wt");
-    this.#bias = buffer(F_total, "bias");
-    this.#dWt = buffer(D * C, "dWt");
-    this.#db = buffer(F_total, "db");
+    this.#params = options.parameters ?? {
+      Wt: buffer(D * C, "Wt"),
+      bias: buffer(F_total, "bias"),
+      dWt: buffer(D * C, "dWt"),
+      dbias: buffer(F_total, "dbias"),
+    };
+    const { Wt, bias, dWt, dbias } = this.#params;
     const { docsPerTile, targetsPerTile } = this.plan;
     for (let b0 = 0; b0 < B; b0 += docsPerTile) {
       const nb = Math.min(docsPerTile, B - b0);
@@ -172,16 +192,16 @@ export class MaskedConv {
         dP,
         dx,
         dbPartial,
-        project: new MatmulLaunch(gpu, { M: nb * L, N: C, K: D }, x, this.#Wt, P),
+        project: new MatmulLaunch(gpu, { M: nb * L, N: C, K: D }, x, Wt, P),
         weightGrad: new MatmulLaunch(
           gpu,
           { M: D, N: C, K: nb * L, transA: true, accumulate: !first },
           x,
           dP,
-          this.#dWt,
+          dWt,
         ),
-        inputGrad: new MatmulLaunch(gpu, { M: nb * L, N: D, K: C, transB: true }, dP, this.#Wt, dx),
-        biasReduce: new BiasReduceLaunch(gpu, { nb, F_total, first }, dbPartial, this.#db),
+        inputGrad: new MatmulLaunch(gpu, { M: nb * L, N: D, K: C, transB: true }, dP, Wt, dx),
+        biasReduce: new BiasReduceLaunch(gpu, { nb, F_total, first }, dbPartial, dbias),
         targets: [],
       };
       for (let t0 = 0; t0 < T; t0 += targetsPerTile) {
@@ -195,7 +215,7 @@ export class MaskedConv {
         const pool = new MaskedMaxPoolLaunch(gpu, { nb, L, nt, widths }, {
           P,
           m,
-          bias: this.#bias,
+          bias,
           lengths,
           zmax,
           argmax,
@@ -214,8 +234,9 @@ export class MaskedConv {
   /** Uploads per-width weights W_i [F_i,D,K_i] and the biases of all widths [ΣF]. */
   setWeights(weights: ArrayLike<number>[], bias: ArrayLike<number>): void {
     const queue = this.#gpu.device.queue;
-    queue.writeBuffer(this.#Wt, 0, toProjectionLayout(weights, this.shape.widths, this.shape.D));
-    queue.writeBuffer(this.#bias, 0, Float32Array.from(bias));
+    const { Wt, bias: biasBuffer } = this.#params;
+    queue.writeBuffer(Wt, 0, toProjectionLayout(weights, this.shape.widths, this.shape.D));
+    queue.writeBuffer(biasBuffer, 0, Float32Array.from(bias));
   }
 
   /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, tile by tile. */
@@ -259,14 +280,52 @@ export class MaskedConv {
     }
   }
 
-  /** Runs the forward: h [B,T,ΣF] on the GPU. */
-  forward(): void {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv forward" });
-    const pass = encoder.beginComputePass();
+  /** The activation buffers, when the layer runs as one tile (what a model composes with). */
+  get activations(): MaskedConvActivations {
+    const [tile] = this.#tiles;
+    if (this.#tiles.length !== 1 || tile.targets.length !== 1) {
+      throw new RangeError(
+        `the layer needs ${this.#tiles.length}×${tile.targets.length} tiles at this shape; ` +
+          `lower --batch-size or --max-len`,
+      );
+    }
+    const [target] = tile.targets;
+    const { x, lengths, dx } = tile;
+    return { x, lengths, dx, m: target.m, h: target.h, g: target.g, dm: target.dm };
+  }
+
+  /** Records the forward (projection, fused mix + max-pool) into `pass`. */
+  encodeForward(pass: GPUComputePassEncoder): void {
     for (const tile of this.#tiles) {
       tile.project.encode(pass);
       for (const target of tile.targets) target.pool.encodeForward(pass);
     }
+  }
+
+  /** Records the clears the backward's accumulating kernels need; before its pass. */
+  encodeClears(encoder: GPUCommandEncoder): void {
+    for (const tile of this.#tiles) {
+      encoder.clearBuffer(tile.dP);
+      encoder.clearBuffer(tile.dbPartial);
+      for (const target of tile.targets) encoder.clearBuffer(target.dm);
+    }
+  }
+
+  /** Records the backward of Σ h·g into `pass` (after {@link encodeClears}). */
+  encodeBackward(pass: GPUComputePassEncoder): void {
+    for (const tile of this.#tiles) {
+      for (const target of tile.targets) target.pool.encodeBackward(pass);
+      tile.weightGrad.encode(pass);
+      tile.inputGrad.encode(pass);
+      tile.biasReduce.encode(pass);
+    }
+  }
+
+  /** Runs the forward: h [B,T,ΣF] on the GPU. */
+  forward(): void {
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv forward" });
+    const pass = encoder.beginComputePass();
+    this.encodeForward(pass);
     pass.end();
     this.#gpu.device.queue.submit([encoder.finish()]);
   }
@@ -274,18 +333,9 @@ export class MaskedConv {
   /** Runs the backward of Σ h·g: dx, dm, dW and dbias on the GPU. */
   backward(): void {
     const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv backward" });
-    for (const tile of this.#tiles) {
-      encoder.clearBuffer(tile.dP);
-      encoder.clearBuffer(tile.dbPartial);
-      for (const target of tile.targets) encoder.clearBuffer(target.dm);
-    }
+    this.encodeClears(encoder);
     const pass = encoder.beginComputePass();
-    for (const tile of this.#tiles) {
-      for (const target of tile.targets) target.pool.encodeBackward(pass);
-      tile.weightGrad.encode(pass);
-      tile.inputGrad.encode(pass);
-      tile.biasReduce.encode(pass);
-    }
+    this.encodeBackward(pass);
     pass.end();
     this.#gpu.device.queue.submit([encoder.finish()]);
   }
@@ -315,8 +365,8 @@ export class MaskedConv {
     const { B, L, D, T, widths } = this.shape;
     const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
     const [dWt, db, ...rest] = await readBuffers(this.#gpu, [
-      this.#dWt,
-      this.#db,
+      this.#params.dWt,
+      this.#params.dbias,
       ...this.#tiles.map((tile) => tile.dx),
       ...targets.map(({ target }) => target.dm),
     ]);
@@ -335,7 +385,7 @@ export class MaskedConv {
     };
   }
 
-  /** Frees every GPU buffer of the layer. */
+  /** Frees every GPU buffer the layer made (not parameters passed in by a model). */
   destroy(): void {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];
