@@ -1,0 +1,166 @@
+/**
+ * Reading and writing float32 tensors in the safetensors format (an 8-byte little-endian header
+ * length, a JSON header, then the raw data), so trained models open in other tools.
+ *
+ * @module
+ */
+
+import { DataError } from "../data/csv.ts";
+
+/** A named float32 tensor. */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+const ALIGN = 8;
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The bytes of a safetensors file holding `tensors` (in name order) and `metadata`; the
+ * SHA-256 of the data section goes into the metadata so a damaged file is caught on load.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors } from "./safetensors.ts";
+ * const bytes = await encodeSafetensors({ w: { shape: [2], data: new Float32Array([1, 2]) } });
+ * console.log(bytes.length);
+ * ```
+ */
+export async function encodeSafetensors(
+  tensors: Record<string, NamedTensor>,
+  metadata: Record<string, string> = {},
+): Promise<Uint8Array<ArrayBuffer>> {
+  const names = Object.keys(tensors).sort();
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const name of names) {
+    const { shape, data } = tensors[name];
+    if (shape.reduce((a, b) => a * b, 1) !== data.length) {
+      throw new RangeError(`tensor ${name}: shape [${shape}] does not hold ${data.length} values`);
+    }
+    header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  const body = new Uint8Array(offset);
+  for (const name of names) {
+    const { data } = tensors[name];
+    const [begin] = (header[name] as { data_offsets: number[] }).data_offsets;
+    body.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), begin);
+  }
+  header.__metadata__ = { ...metadata, sha256: await sha256Hex(body) };
+  let json = JSON.stringify(header);
+  json += " ".repeat((ALIGN - ((8 + json.length) % ALIGN)) % ALIGN);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + body.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  out.set(body, 8 + headerBytes.length);
+  return out;
+}
+
+/**
+ * Parses safetensors bytes, checking every header entry (dtype, shape against the byte range,
+ * ranges inside the file and not overlapping) and the data checksum when the file carries one;
+ * any problem is a one-line {@link DataError} naming `path`.
+ *
+ * @example
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+ * const bytes = await encodeSafetensors({ w: { shape: [2], data: new Float32Array([1, 2]) } });
+ * const { tensors } = await decodeSafetensors(bytes, "model.safetensors");
+ * console.log(tensors.w.data); // [1, 2]
+ * ```
+ */
+export async function decodeSafetensors(
+  bytes: Uint8Array,
+  path: string,
+): Promise<{ tensors: Record<string, NamedTensor>; metadata: Record<string, string> }> {
+  const fail = (what: string): never => {
+    throw new DataError(`${path}: not a valid safetensors file: ${what}`);
+  };
+  if (bytes.length < 8) fail("shorter than its 8-byte header length");
+  const headerLength = Number(
+    new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true),
+  );
+  if (headerLength > bytes.length - 8) fail(`header length ${headerLength} exceeds the file`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
+  } catch {
+    return fail("header is not UTF-8 JSON");
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    fail("header is not an object");
+  }
+  const body = bytes.slice(8 + headerLength);
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const tensors: Record<string, NamedTensor> = {};
+  const ranges: [number, number, string][] = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const { dtype, shape, data_offsets } = entry as Record<string, unknown>;
+    if (dtype !== "F32") fail(`tensor ${name} has dtype ${dtype}, expected F32`);
+    if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
+      fail(`tensor ${name} has shape ${JSON.stringify(shape)}`);
+    }
+    const [begin, end] = Array.isArray(data_offsets) ? data_offsets : [NaN, NaN];
+    if (
+      !(Number.isInteger(begin) && Number.isInteger(end) && 0 <= begin && begin <= end &&
+        end <= body.length)
+    ) {
+      fail(
+        `tensor ${name} has data offsets ${
+          JSON.stringify(data_offsets)
+        } outside the ${body.length}-byte data`,
+      );
+    }
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (elements * 4 !== end - begin) {
+      fail(
+        `tensor ${name} of shape [${shape}] needs ${elements * 4} bytes, its range holds ${
+          end - begin
+        }`,
+      );
+    }
+    ranges.push([begin, end, name]);
+    tensors[name] = {
+      shape: shape as number[],
+      data: new Float32Array(body.buffer.slice(begin, end)),
+    };
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i][0] < ranges[i - 1][1]) {
+      fail(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]} overlap`);
+    }
+  }
+  if (metadata.sha256 !== undefined && metadata.sha256 !== await sha256Hex(body)) {
+    fail("data checksum mismatch (the file is damaged or was cut short)");
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
+ * never leaves a half-written file in place of a good one.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/a.txt`, new TextEncoder().encode("done"));
+ * console.log(await Deno.readTextFile(`${dir}/a.txt`));
+ * ```
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeFile(temporary, bytes);
+  await Deno.rename(temporary, path);
+}
