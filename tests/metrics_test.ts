@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import {
+  aspectMetrics,
+  labelMetrics,
+  precisionAtK,
+  rocAuc,
+  tuneThreshold,
+} from "../model/metrics.ts";
+
+Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
+  // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.
+  const m = aspectMetrics([[0, 2], [1, 2], [1, 0]], [[0, -1], [0, 2], [1, -1]], 2);
+  assert.deepEqual(m.support, [3, 1]);
+  assert.ok(Math.abs(m.accuracy[0] - 2 / 3) < 1e-12);
+  assert.ok(Math.abs(m.f1[0] - 2 / 3) < 1e-12);
+  assert.equal(m.accuracy[1], 1);
+  assert.ok(Math.abs(m.macroF1 - (2 / 3 + 1) / 2) < 1e-12);
+});
+
+Deno.test("label metrics count micro and macro F1 at the threshold", () => {
+  // Label 0: tp1 fp1; label 1: tp1 fn1 → micro tp2 fp1 fn1 = 4/6; macro (2/3 + 2/3)/2.
+  const m = labelMetrics([[0.9, 0.8], [0.6, 0.1]], [[1, 1], [0, 1]], 0.5);
+  assert.ok(Math.abs(m.microF1 - 2 / 3) < 1e-12);
+  assert.ok(Math.abs(m.macroF1 - 2 / 3) < 1e-12);
+});
+
+Deno.test("precision at k counts true labels among the k best scores", () => {
+  const scores = [[0.9, 0.8, 0.1], [0.2, 0.3, 0.4]];
+  const truth = [[1, 0, 0], [0, 0, 1]];
+  assert.equal(precisionAtK(scores, truth, 1), 1);
+  assert.equal(precisionAtK(scores, truth, 2), 0.5);
+});
+
+Deno.test("ROC AUC equals the share of positive-negative pairs ranked correctly, ties half", () => {
+  const scores = [0.1, 0.5, 0.5, 0.9, 0.3];
+  const truth = [0, 1, 0, 1, 1];
+  let correct = 0;
+  let pairs = 0;
+  scores.forEach((p, i) =>
+    scores.forEach((n, j) => {
+      if (truth[i] !== 1 || truth[j] !== 0) return;
+      pairs++;
+      correct += p > n ? 1 : p === n ? 0.5 : 0;
+    })
+  );
+  assert.ok(Math.abs(rocAuc(scores, truth) - correct / pairs) < 1e-12);
+  assert.equal(rocAuc([0.2, 0.4], [1, 1]), 0.5);
+});
+
+Deno.test("threshold tuning picks the cut that maximises micro-F1", () => {
+  const scores = [[0.9, 0.2], [0.6, 0.55], [0.3, 0.1]];
+  const truth = [[1, 0], [1, 1], [0, 0]];
+  const best = tuneThreshold(scores, truth);
+  const f1At = (t: number) => labelMetrics(scores, truth, t).microF1;
+  for (const candidate of scores.flat()) assert.ok(f1At(best) >= f1At(candidate));
+  assert.equal(f1At(best), 1);
+});
