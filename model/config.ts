@@ -1,0 +1,334 @@
+/**
+ * Every hyper-parameter of a training run: defaults, the command-line flags that set them, and
+ * their checks. The whole config is stored in the model's `config.json`.
+ *
+ * @module
+ */
+
+import { DataError } from "../data/csv.ts";
+
+/** The hyper-parameters of the model and of its training. */
+export interface TrainConfig {
+  textColumn: string;
+  /** Aspects mode: one class column per target. */
+  labelColumns?: string[];
+  /** Labels mode: the column listing each document's labels. */
+  labelsColumn?: string;
+  separator: string;
+  minLabelCount: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  maxLen: number;
+  minCount: number;
+  embeddings?: string;
+  embeddingDim: number;
+  trainEmbeddings: boolean;
+  dropout: number;
+  masker: "conv" | "lstm";
+  maskerHidden: number;
+  mask: "soft" | "gumbel" | "hard";
+  tau: number;
+  widths: number[];
+  filters: number;
+  classifier: "mlp" | "linear";
+  classifierHidden: number;
+  lambdaSel: number;
+  lambdaCont: number;
+  lambdaP: number;
+  patience: number;
+  clip: number;
+  l2: number;
+}
+
+/** Defaults: the MTM paper's settings where it gives them. */
+export const DEFAULTS: TrainConfig = {
+  textColumn: "text",
+  separator: "|",
+  minLabelCount: 1,
+  epochs: 20,
+  batchSize: 64,
+  lr: 1e-3,
+  seed: 1,
+  maxLen: 256,
+  minCount: 2,
+  embeddingDim: 100,
+  trainEmbeddings: false,
+  dropout: 0.1,
+  masker: "conv",
+  maskerHidden: 100,
+  mask: "gumbel",
+  tau: 0.8,
+  widths: [3, 5, 7],
+  filters: 50,
+  classifier: "mlp",
+  classifierHidden: 100,
+  lambdaSel: 0.03,
+  lambdaCont: 0.03,
+  lambdaP: 0.15,
+  patience: 5,
+  clip: 1.0,
+  l2: 1e-6,
+};
+
+/** How each flag maps to the config, and what it must satisfy. */
+const FLAGS: {
+  flag: string;
+  key: keyof TrainConfig;
+  kind: "string" | "int" | "number" | "list" | "ints" | "bool";
+  help: string;
+  check?: (v: never) => string | undefined;
+  choices?: string[];
+}[] = [
+  { flag: "text-column", key: "textColumn", kind: "string", help: "column holding the text" },
+  {
+    flag: "label-columns",
+    key: "labelColumns",
+    kind: "list",
+    help: "aspects mode: class columns a,b,c",
+  },
+  {
+    flag: "labels-column",
+    key: "labelsColumn",
+    kind: "string",
+    help: "labels mode: column listing labels",
+  },
+  { flag: "separator", key: "separator", kind: "string", help: "separator of the labels column" },
+  {
+    flag: "min-label-count",
+    key: "minLabelCount",
+    kind: "int",
+    help: "labels seen fewer times are dropped",
+    check: positive,
+  },
+  {
+    flag: "epochs",
+    key: "epochs",
+    kind: "int",
+    help: "passes over the training data",
+    check: positive,
+  },
+  {
+    flag: "batch-size",
+    key: "batchSize",
+    kind: "int",
+    help: "documents per step",
+    check: positive,
+  },
+  { flag: "lr", key: "lr", kind: "number", help: "Adam learning rate", check: positive },
+  {
+    flag: "seed",
+    key: "seed",
+    kind: "int",
+    help: "seed of initialisation, order and noise",
+    check: nonNegative,
+  },
+  {
+    flag: "max-len",
+    key: "maxLen",
+    kind: "int",
+    help: "words kept per document (truncation is reported)",
+    check: positive,
+  },
+  {
+    flag: "min-count",
+    key: "minCount",
+    kind: "int",
+    help: "training count for a word to enter the vocabulary",
+    check: positive,
+  },
+  {
+    flag: "embeddings",
+    key: "embeddings",
+    kind: "string",
+    help: "word2vec/GloVe text file of pretrained vectors",
+  },
+  {
+    flag: "embedding-dim",
+    key: "embeddingDim",
+    kind: "int",
+    help: "size of random embeddings",
+    check: positive,
+  },
+  {
+    flag: "train-embeddings",
+    key: "trainEmbeddings",
+    kind: "bool",
+    help: "fine-tune the embeddings",
+  },
+  {
+    flag: "dropout",
+    key: "dropout",
+    kind: "number",
+    help: "embedding dropout",
+    check: probability,
+  },
+  {
+    flag: "masker",
+    key: "masker",
+    kind: "string",
+    help: "masker network",
+    choices: ["conv", "lstm"],
+  },
+  {
+    flag: "masker-hidden",
+    key: "maskerHidden",
+    kind: "int",
+    help: "masker hidden units",
+    check: positive,
+  },
+  {
+    flag: "mask",
+    key: "mask",
+    kind: "string",
+    help: "mask while training",
+    choices: ["soft", "gumbel", "hard"],
+  },
+  { flag: "tau", key: "tau", kind: "number", help: "softmax temperature", check: positive },
+  {
+    flag: "widths",
+    key: "widths",
+    kind: "ints",
+    help: "convolution widths (odd)",
+    check: oddWidths,
+  },
+  { flag: "filters", key: "filters", kind: "int", help: "filters per width", check: positive },
+  {
+    flag: "classifier",
+    key: "classifier",
+    kind: "string",
+    help: "per-target classifier",
+    choices: ["mlp", "linear"],
+  },
+  {
+    flag: "classifier-hidden",
+    key: "classifierHidden",
+    kind: "int",
+    help: "hidden units of the mlp",
+    check: positive,
+  },
+  {
+    flag: "lambda-sel",
+    key: "lambdaSel",
+    kind: "number",
+    help: "weight of the selection regulariser",
+    check: nonNegative,
+  },
+  {
+    flag: "lambda-cont",
+    key: "lambdaCont",
+    kind: "number",
+    help: "weight of the continuity regulariser",
+    check: nonNegative,
+  },
+  {
+    flag: "lambda-p",
+    key: "lambdaP",
+    kind: "number",
+    help: "target share of selected words",
+    check: openProbability,
+  },
+  {
+    flag: "patience",
+    key: "patience",
+    kind: "int",
+    help: "epochs without improvement before stopping",
+    check: positive,
+  },
+];
+
+function positive(v: number) {
+  return v > 0 ? undefined : "must be positive";
+}
+function nonNegative(v: number) {
+  return v >= 0 ? undefined : "must be 0 or more";
+}
+function probability(v: number) {
+  return v >= 0 && v < 1 ? undefined : "must be in [0, 1)";
+}
+function openProbability(v: number) {
+  return v > 0 && v < 1 ? undefined : "must be in (0, 1)";
+}
+function oddWidths(v: number[]) {
+  return v.length && v.every((w) => w > 0 && w % 2 === 1)
+    ? undefined
+    : "must be odd positive integers";
+}
+
+/**
+ * The `parseArgs` option table of the training flags.
+ *
+ * @example
+ * ```ts
+ * import { trainFlagOptions } from "./config.ts";
+ * console.log(Object.keys(trainFlagOptions()).length);
+ * ```
+ */
+export function trainFlagOptions(): Record<string, { type: "string" | "boolean" }> {
+  return Object.fromEntries(
+    FLAGS.map((f) => [f.flag, { type: f.kind === "bool" ? "boolean" : "string" }]),
+  );
+}
+
+/**
+ * The `--help` lines of the training flags with their defaults.
+ *
+ * @example
+ * ```ts
+ * import { trainFlagHelp } from "./config.ts";
+ * console.log(trainFlagHelp().split("\n")[0]);
+ * ```
+ */
+export function trainFlagHelp(): string {
+  return FLAGS.map(({ flag, key, help, choices }) => {
+    const value = DEFAULTS[key];
+    const shown = value === undefined
+      ? ""
+      : ` (default ${Array.isArray(value) ? value.join(",") : value})`;
+    return `  --${flag.padEnd(20)} ${help}${choices ? ` [${choices.join("|")}]` : ""}${shown}`;
+  }).join("\n");
+}
+
+/**
+ * The config from parsed flags over the defaults; a bad value is a one-line {@link DataError}
+ * naming the flag.
+ *
+ * @example
+ * ```ts
+ * import { configFromFlags } from "./config.ts";
+ * console.log(configFromFlags({ "labels-column": "tags", widths: "3,5" }).widths); // [3, 5]
+ * ```
+ */
+export function configFromFlags(values: Record<string, string | boolean | undefined>): TrainConfig {
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  for (const { flag, key, kind, check, choices } of FLAGS) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const fail = (why: string): never => {
+      throw new DataError(`--${flag} ${raw}: ${why}`);
+    };
+    let value: unknown = raw;
+    if (kind === "int" || kind === "number") {
+      value = Number(raw);
+      if (String(raw).trim() === "" || !Number.isFinite(value)) fail("not a number");
+      if (kind === "int" && !Number.isInteger(value)) fail("not an integer");
+    } else if (kind === "list") {
+      value = String(raw).split(",").map((s) => s.trim()).filter((s) => s);
+    } else if (kind === "ints") {
+      value = String(raw).split(",").map(Number);
+      if ((value as number[]).some((n) => !Number.isInteger(n))) fail("not a list of integers");
+    }
+    if (choices && !choices.includes(String(value))) fail(`expected one of ${choices.join(", ")}`);
+    const problem = check?.(value as never);
+    if (problem) fail(problem);
+    config[key] = value;
+  }
+  const result = config as unknown as TrainConfig;
+  if (!result.labelColumns === !result.labelsColumn) {
+    throw new DataError(
+      "give either --label-columns a,b,c (aspects) or --labels-column NAME (labels)",
+    );
+  }
+  return result;
+}
