@@ -28,25 +28,22 @@ async function* lines(path: string): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let rest = "";
   let line = 0;
-  try {
-    for await (const chunk of file.readable) {
-      let text: string;
-      try {
-        text = rest + decoder.decode(chunk, { stream: true });
-      } catch {
-        throw new DataError(`${path}:${line + 1}: not valid UTF-8`);
-      }
-      const parts = text.split("\n");
-      rest = parts.pop()!;
-      for (const part of parts) {
-        line++;
-        yield part;
-      }
+  // Leaving the loop early cancels the stream, which closes the file.
+  for await (const chunk of file.readable) {
+    let text: string;
+    try {
+      text = rest + decoder.decode(chunk, { stream: true });
+    } catch {
+      throw new DataError(`${path}:${line + 1}: not valid UTF-8`);
     }
-    if (rest) yield rest;
-  } finally {
-    file.close();
+    const parts = text.split("\n");
+    rest = parts.pop()!;
+    for (const part of parts) {
+      line++;
+      yield part;
+    }
   }
+  if (rest) yield rest;
 }
 
 /**
