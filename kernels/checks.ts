@@ -6,13 +6,19 @@
  */
 
 import type { Gpu } from "./gpu.ts";
+import { embeddingCheck } from "./embedding/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { projectionCheck } from "./projection/check.ts";
 import { type CheckResult, fixtureCsv, type KernelCheck, parseFixtureCsv } from "./verify.ts";
 
 /** Every kernel with its checks, in the order gradcheck reports them. */
-export const KERNEL_CHECKS: KernelCheck[] = [projectionCheck, maskedMaxPoolCheck, maskedConvCheck];
+export const KERNEL_CHECKS: KernelCheck[] = [
+  embeddingCheck,
+  projectionCheck,
+  maskedMaxPoolCheck,
+  maskedConvCheck,
+];
 
 /** Folder of the finite-difference fixtures. */
 export const FIXTURE_DIR = new URL("../fixtures/fd/", import.meta.url);
