@@ -9,6 +9,7 @@ import type { Gpu } from "./gpu.ts";
 import { embeddingCheck } from "./embedding/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
+import { convMaskerCheck } from "./masker_conv/check.ts";
 import { projectionCheck } from "./projection/check.ts";
 import { type CheckResult, fixtureCsv, type KernelCheck, parseFixtureCsv } from "./verify.ts";
 
@@ -18,6 +19,7 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   projectionCheck,
   maskedMaxPoolCheck,
   maskedConvCheck,
+  convMaskerCheck,
 ];
 
 /** Folder of the finite-difference fixtures. */
