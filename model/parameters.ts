@@ -1,0 +1,133 @@
+/**
+ * The model's parameters: GPU buffers for values and gradients, seeded initialisation, and the
+ * conversion to and from the tensors saved in `model.safetensors`.
+ *
+ * @module
+ */
+
+import { DataError } from "../data/csv.ts";
+import { type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
+import type { NamedTensor } from "./safetensors.ts";
+
+/** How a saved tensor maps to the GPU layout of a parameter, when they differ. */
+export interface Layout {
+  /** The saved (canonical) shape. */
+  shape: number[];
+  toGpu(saved: Float32Array): Float32Array<ArrayBuffer>;
+  fromGpu(gpu: Float32Array): Float32Array<ArrayBuffer>;
+}
+
+/** One parameter tensor on the GPU. */
+export interface Parameter {
+  name: string;
+  /** Elements in the GPU buffer. */
+  size: number;
+  value: GPUBuffer;
+  grad: GPUBuffer;
+  trainable: boolean;
+  /** Saved shape and conversion; absent when the GPU layout is the saved one. */
+  layout?: Layout;
+  /** Saved shape when `layout` is absent. */
+  shape: number[];
+}
+
+/** Initial values: Glorot-uniform weights (fan-in and fan-out given) or zeros. */
+export type Init = { kind: "glorot"; fanIn: number; fanOut: number } | { kind: "zeros" } | {
+  kind: "values";
+  values: Float32Array;
+};
+
+/**
+ * The set of parameters, created in a fixed order so that one seed gives one initialisation.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../kernels/gpu.ts";
+ * import { ParameterSet } from "./parameters.ts";
+ * const params = new ParameterSet(await getGpu(), () => 0.5);
+ * params.add("bias", [3], { kind: "zeros" });
+ * console.log((await params.save()).bias.data); // [0, 0, 0]
+ * ```
+ */
+export class ParameterSet {
+  readonly list: Parameter[] = [];
+  #gpu: Gpu;
+  #next: () => number;
+
+  constructor(gpu: Gpu, next: () => number) {
+    this.#gpu = gpu;
+    this.#next = next;
+  }
+
+  /** Adds a parameter, initialised now; `layout` says how its saved form differs. */
+  add(
+    name: string,
+    shape: number[],
+    init: Init,
+    options: { trainable?: boolean; layout?: Layout } = {},
+  ): Parameter {
+    const size = shape.reduce((a, b) => a * b, 1);
+    let values = new Float32Array(size);
+    if (init.kind === "glorot") {
+      const limit = Math.sqrt(6 / (init.fanIn + init.fanOut));
+      for (let i = 0; i < size; i++) values[i] = (2 * this.#next() - 1) * limit;
+    } else if (init.kind === "values") {
+      values = Float32Array.from(init.values);
+    }
+    const parameter: Parameter = {
+      name,
+      size,
+      shape: options.layout?.shape ?? shape,
+      layout: options.layout,
+      trainable: options.trainable ?? true,
+      value: tensorBuffer(this.#gpu, size, name),
+      grad: tensorBuffer(this.#gpu, size, `${name}.grad`),
+    };
+    this.#gpu.device.queue.writeBuffer(
+      parameter.value,
+      0,
+      options.layout ? options.layout.toGpu(values) : values,
+    );
+    this.list.push(parameter);
+    return parameter;
+  }
+
+  /** The parameter called `name`. */
+  get(name: string): Parameter {
+    const found = this.list.find((p) => p.name === name);
+    if (!found) throw new Error(`no parameter ${name}`);
+    return found;
+  }
+
+  /** Every parameter's values in its saved layout, read back in one submission. */
+  async save(): Promise<Record<string, NamedTensor>> {
+    const data = await readBuffers(this.#gpu, this.list.map((p) => p.value));
+    return Object.fromEntries(this.list.map((p, i) => {
+      const values = new Float32Array(data[i]);
+      return [p.name, { shape: p.shape, data: p.layout ? p.layout.fromGpu(values) : values }];
+    }));
+  }
+
+  /** Loads saved tensors, checking every name and shape against the model's. */
+  load(tensors: Record<string, NamedTensor>, path: string): void {
+    for (const p of this.list) {
+      const saved = tensors[p.name];
+      if (!saved) throw new DataError(`${path}: tensor ${p.name} is missing`);
+      if (saved.shape.join("x") !== p.shape.join("x")) {
+        throw new DataError(
+          `${path}: tensor ${p.name} has shape [${saved.shape}], the model needs [${p.shape}]`,
+        );
+      }
+      const values = p.layout ? p.layout.toGpu(saved.data) : Float32Array.from(saved.data);
+      this.#gpu.device.queue.writeBuffer(p.value, 0, values);
+    }
+  }
+
+  /** Frees every buffer. */
+  destroy(): void {
+    for (const p of this.list) {
+      p.value.destroy();
+      p.grad.destroy();
+    }
+  }
+}
