@@ -6,6 +6,7 @@
  */
 
 import type { Gpu } from "./gpu.ts";
+import { adamCheck } from "./adam/check.ts";
 import { embeddingCheck } from "./embedding/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
@@ -20,6 +21,7 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   maskedMaxPoolCheck,
   maskedConvCheck,
   convMaskerCheck,
+  adamCheck,
 ];
 
 /** Folder of the finite-difference fixtures. */
