@@ -11,6 +11,8 @@ import { embeddingCheck } from "./embedding/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { convMaskerCheck } from "./masker_conv/check.ts";
+import { maskRegularisersCheck } from "./mask_regularisers/check.ts";
+import { tokenSoftmaxCheck } from "./token_softmax/check.ts";
 import { projectionCheck } from "./projection/check.ts";
 import { type CheckResult, fixtureCsv, type KernelCheck, parseFixtureCsv } from "./verify.ts";
 
@@ -21,6 +23,8 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   maskedMaxPoolCheck,
   maskedConvCheck,
   convMaskerCheck,
+  tokenSoftmaxCheck,
+  maskRegularisersCheck,
   adamCheck,
 ];
 

@@ -1,0 +1,138 @@
+/**
+ * Float64 reference of the masker's per-token (Gumbel-)softmax and its backward, written for
+ * clarity: one token at a time, the noise drawn from the same counter-based generator as the
+ * GPU.
+ *
+ * @module
+ */
+
+import { hashUniform } from "../hash.ts";
+
+/**
+ * How the token distributions are drawn: "soft" softmax(a/τ) (evaluation), "gumbel"
+ * softmax((a + Gumbel noise)/τ), "hard" the one-hot of the Gumbel arg-max with the gumbel
+ * backward (straight-through).
+ */
+export type SoftmaxMode = "soft" | "gumbel" | "hard";
+
+/** Sizes: B documents of L padded positions, T targets (T + 1 classes, class 0 = "none"). */
+export interface TokenSoftmaxShape {
+  B: number;
+  L: number;
+  T: number;
+}
+
+/** The noise stream and temperature of one draw. */
+export interface SoftmaxSampling {
+  mode: SoftmaxMode;
+  seed: number;
+  /** The training step: each step draws fresh noise. */
+  step: number;
+  /** Temperature τ > 0. */
+  tau: number;
+}
+
+/** Where a uniform draw of exactly 0 is moved to (2^-25, half the grid step of hashUniform). */
+export const GUMBEL_U_MIN = 2 ** -25;
+
+/**
+ * The Gumbel noise −log(−log u) of class c of token (b, l) at flat index (b·L + l)·(T+1) + c.
+ *
+ * @example
+ * ```ts
+ * import { gumbelNoise } from "./reference.ts";
+ * console.log(gumbelNoise(1, 0, 5));
+ * ```
+ */
+export function gumbelNoise(seed: number, step: number, index: number): number {
+  const u = Math.max(hashUniform(seed, step, index), GUMBEL_U_MIN);
+  return -Math.log(-Math.log(u));
+}
+
+/** Forward results, all 0 at padding. */
+export interface TokenSoftmaxForward {
+  p: Float64Array; // p: [B,L,T+1], one-hot in hard mode
+  m: Float64Array; // m: [B,L,T], m[b,l,t] = p[b,l,t+1]
+  pSoft: Float64Array; // pSoft: [B,L,T+1], the softmax even in hard mode
+}
+
+/**
+ * p = softmax((a + n)/τ) per token, m = p without class 0; hard mode outputs the one-hot of
+ * the first arg-max of (a + n)/τ instead.
+ *
+ * @example
+ * ```ts
+ * import { tokenSoftmaxForward } from "./reference.ts";
+ * const { p, m } = tokenSoftmaxForward(
+ *   new Float64Array([0, Math.log(3)]), [1], { B: 1, L: 1, T: 1 },
+ *   { mode: "soft", seed: 0, step: 0, tau: 1 },
+ * );
+ * console.log(p, m); // [0.25, 0.75] [0.75]
+ * ```
+ */
+export function tokenSoftmaxForward(
+  a: Float64Array, // a: [B,L,T+1]
+  lengths: ArrayLike<number>, // lengths: [B]
+  { B, L, T }: TokenSoftmaxShape,
+  { mode, seed, step, tau }: SoftmaxSampling,
+): TokenSoftmaxForward {
+  const classes = T + 1;
+  const p = new Float64Array(B * L * classes);
+  const m = new Float64Array(B * L * T);
+  const pSoft = new Float64Array(B * L * classes);
+  for (let b = 0; b < B; b++) {
+    for (let l = 0; l < lengths[b]; l++) {
+      const row = (b * L + l) * classes;
+      const y = Array.from({ length: classes }, (_, c) => {
+        const noise = mode === "soft" ? 0 : gumbelNoise(seed, step, row + c);
+        return (a[row + c] + noise) / tau;
+      });
+      const best = y.indexOf(Math.max(...y));
+      const e = y.map((v) => Math.exp(v - y[best]));
+      const total = e.reduce((s, v) => s + v, 0);
+      for (let c = 0; c < classes; c++) {
+        pSoft[row + c] = e[c] / total;
+        p[row + c] = mode === "hard" ? (c === best ? 1 : 0) : pSoft[row + c];
+        if (c > 0) m[(b * L + l) * T + c - 1] = p[row + c];
+      }
+    }
+  }
+  return { p, m, pSoft };
+}
+
+/**
+ * da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c) per token with gp = dp + [0, dm] and ps the soft p
+ * (in every mode: hard mode's backward is the gumbel one), 0 at padding.
+ *
+ * @example
+ * ```ts
+ * import { tokenSoftmaxBackward } from "./reference.ts";
+ * const da = tokenSoftmaxBackward(
+ *   new Float64Array([0.25, 0.75]), undefined, new Float64Array([1]), [1], { B: 1, L: 1, T: 1 }, 1,
+ * );
+ * console.log(da); // [-0.1875, 0.1875]
+ * ```
+ */
+export function tokenSoftmaxBackward(
+  pSoft: Float64Array, // pSoft: [B,L,T+1]
+  dp: Float64Array | undefined, // dp: [B,L,T+1], zeros when undefined
+  dm: Float64Array, // dm: [B,L,T]
+  lengths: ArrayLike<number>, // lengths: [B]
+  { B, L, T }: TokenSoftmaxShape,
+  tau: number,
+): Float64Array {
+  const classes = T + 1;
+  const da = new Float64Array(B * L * classes);
+  for (let b = 0; b < B; b++) {
+    for (let l = 0; l < lengths[b]; l++) {
+      const row = (b * L + l) * classes;
+      const gp = Array.from(
+        { length: classes },
+        (_, c) => (dp ? dp[row + c] : 0) + (c > 0 ? dm[(b * L + l) * T + c - 1] : 0),
+      );
+      const dot = gp.reduce((s, g, c) => s + pSoft[row + c] * g, 0);
+      for (let c = 0; c < classes; c++) da[row + c] = pSoft[row + c] * (gp[c] - dot) / tau;
+    }
+  }
+  return da;
+}

@@ -1,0 +1,190 @@
+// The masker's per-token (Gumbel-)softmax over the T+1 classes (class 0 = "none") and its
+// backward. For every token (b, l) with l < len[b]:
+//
+//   y = (a + n)/τ,  n = −log(−log u),  u = hash_uniform(seed, step, (b·L + l)·(T+1) + c)
+//   p = softmax(y),  m[t] = p[t+1]
+//
+// with n = 0 in soft mode; hard mode outputs the one-hot of the first arg-max of y in p and m
+// but keeps the soft p in p_soft, which every backward reads (straight-through):
+//
+//   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + [0, dm]
+//
+// Padding tokens get zeros everywhere. One workgroup owns one token: its 64 invocations stride
+// over the classes and meet in tree reductions of fixed order, so with T in the thousands (8,922
+// ICD codes) an invocation loops ⌈(T+1)/64⌉ times per pass, far below llvmpipe's ~65,535
+// iteration cut-off, and results are deterministic without atomics.
+
+struct Params {
+  B: u32,
+  L: u32,
+  T: u32, // targets; classes are T + 1
+  seed: u32,
+  step: u32, // the noise stream: fresh noise every training step
+  mode: u32, // SOFT, GUMBEL or HARD
+  tau: f32, // temperature
+}
+
+// The backward adds dp into the upstream gradient; without it dp is never read.
+override HAS_DP: bool = true;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>; // [B, L, T+1]
+@group(0) @binding(2) var<storage, read> lengths: array<u32>; // [B]
+@group(0) @binding(3) var<storage, read_write> p: array<f32>; // [B, L, T+1]
+@group(0) @binding(4) var<storage, read_write> m: array<f32>; // [B, L, T]
+@group(0) @binding(5) var<storage, read_write> p_soft: array<f32>; // [B, L, T+1]
+@group(0) @binding(6) var<storage, read> dp: array<f32>; // [B, L, T+1]
+@group(0) @binding(7) var<storage, read> dm: array<f32>; // [B, L, T]
+@group(0) @binding(8) var<storage, read_write> da: array<f32>; // [B, L, T+1]
+
+const WG: u32 = 64u;
+const SOFT: u32 = 0u;
+const HARD: u32 = 2u;
+const LOWEST: f32 = -3.40282347e38;
+// 2^-25: where a draw of exactly 0 is moved to, half the grid step of hash_uniform.
+const U_MIN: f32 = 2.98023224e-8;
+
+struct Best {
+  value: f32,
+  index: u32,
+}
+
+var<workgroup> best_values: array<f32, WG>;
+var<workgroup> best_indices: array<u32, WG>;
+var<workgroup> sums: array<f32, WG>;
+
+// log((1 + s)/(1 − s)) = 2·atanh(s) for |s| ≤ 1/3, as its odd series up to s¹³ (the rest is
+// under 2^-26 of the sum): logs of arguments near 1 keep their relative precision, which WGSL's
+// log does not promise there (it bounds only the absolute error).
+fn log_ratio(s: f32) -> f32 {
+  let s2 = s * s;
+  return 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 +
+    s2 * (1.0 / 11.0 + s2 / 13.0))))));
+}
+
+// −log(u) for u in (0, 1), to a few ulps: the Gumbel noise needs it for u up to 1 − 2^-24.
+fn neg_log(u: f32) -> f32 {
+  if (u < 0.5) { return -log(u); }
+  return log_ratio((1.0 - u) / (1.0 + u));
+}
+
+fn logit(index: u32) -> f32 {
+  var noise = 0.0;
+  if (params.mode != SOFT) {
+    let u = max(hash_uniform(params.seed, params.step, index), U_MIN);
+    noise = -log(neg_log(u));
+  }
+  return (a[index] + noise) / params.tau;
+}
+
+// The largest value over the workgroup and its lowest index among ties.
+fn workgroup_best(lid: u32, mine: Best) -> Best {
+  best_values[lid] = mine.value;
+  best_indices[lid] = mine.index;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      let value = best_values[lid + half];
+      let index = best_indices[lid + half];
+      if (value > best_values[lid] || (value == best_values[lid] && index < best_indices[lid])) {
+        best_values[lid] = value;
+        best_indices[lid] = index;
+      }
+    }
+    workgroupBarrier();
+  }
+  let best = Best(best_values[0], best_indices[0]);
+  // Every invocation has read slot 0 before a later reduction overwrites it.
+  workgroupBarrier();
+  return best;
+}
+
+fn workgroup_sum(lid: u32, mine: f32) -> f32 {
+  sums[lid] = mine;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { sums[lid] += sums[lid + half]; }
+    workgroupBarrier();
+  }
+  let total = sums[0];
+  workgroupBarrier();
+  return total;
+}
+
+fn token_id(wid: vec3u, nwg: vec3u) -> u32 {
+  return wid.y * nwg.x + wid.x;
+}
+
+fn is_padding(token: u32) -> bool {
+  return token % params.L >= lengths[token / params.L];
+}
+
+// One workgroup per token. Each invocation parks its classes' y, then exp(y − max), in p_soft
+// and reads back only what it wrote itself, so the noise is drawn once.
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_id) lid: vec3u) {
+  let token = token_id(wid, nwg);
+  if (token >= params.B * params.L) { return; }
+  let classes = params.T + 1u;
+  let row = token * classes;
+  let mask_row = token * params.T;
+  if (is_padding(token)) {
+    for (var c = lid.x; c < classes; c += WG) {
+      p[row + c] = 0.0;
+      p_soft[row + c] = 0.0;
+      if (c > 0u) { m[mask_row + c - 1u] = 0.0; }
+    }
+    return;
+  }
+  var mine = Best(LOWEST, 0xffffffffu);
+  for (var c = lid.x; c < classes; c += WG) {
+    let y = logit(row + c);
+    p_soft[row + c] = y;
+    if (y > mine.value) { mine = Best(y, c); }
+  }
+  let best = workgroup_best(lid.x, mine);
+  var sum = 0.0;
+  for (var c = lid.x; c < classes; c += WG) {
+    let e = exp(p_soft[row + c] - best.value);
+    p_soft[row + c] = e;
+    sum += e;
+  }
+  let total = workgroup_sum(lid.x, sum);
+  let hard = params.mode == HARD;
+  for (var c = lid.x; c < classes; c += WG) {
+    let soft = p_soft[row + c] / total;
+    p_soft[row + c] = soft;
+    let out = select(soft, select(0.0, 1.0, c == best.index), hard);
+    p[row + c] = out;
+    if (c > 0u) { m[mask_row + c - 1u] = out; }
+  }
+}
+
+// gp[c] = dp[c] + dm[c − 1] (no dm for class 0, no dp without HAS_DP).
+fn upstream(token: u32, c: u32) -> f32 {
+  var g = 0.0;
+  if (HAS_DP) { g = dp[token * (params.T + 1u) + c]; }
+  if (c > 0u) { g += dm[token * params.T + c - 1u]; }
+  return g;
+}
+
+// One workgroup per token: da = (1/τ)·ps ⊙ (gp − ps·gp), overwriting da.
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid: vec3u) {
+  let token = token_id(wid, nwg);
+  if (token >= params.B * params.L) { return; }
+  let classes = params.T + 1u;
+  let row = token * classes;
+  if (is_padding(token)) {
+    for (var c = lid.x; c < classes; c += WG) { da[row + c] = 0.0; }
+    return;
+  }
+  var dot = 0.0;
+  for (var c = lid.x; c < classes; c += WG) { dot += p_soft[row + c] * upstream(token, c); }
+  let total = workgroup_sum(lid.x, dot);
+  for (var c = lid.x; c < classes; c += WG) {
+    da[row + c] = p_soft[row + c] * (upstream(token, c) - total) / params.tau;
+  }
+}
