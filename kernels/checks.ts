@@ -11,6 +11,7 @@ import { embeddingCheck } from "./embedding/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { convMaskerCheck } from "./masker_conv/check.ts";
+import { maskerLstmCheck } from "./masker_lstm/check.ts";
 import { maskRegularisersCheck } from "./mask_regularisers/check.ts";
 import { tokenSoftmaxCheck } from "./token_softmax/check.ts";
 import { projectionCheck } from "./projection/check.ts";
@@ -23,6 +24,7 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   maskedMaxPoolCheck,
   maskedConvCheck,
   convMaskerCheck,
+  maskerLstmCheck,
   tokenSoftmaxCheck,
   maskRegularisersCheck,
   adamCheck,
