@@ -13,6 +13,8 @@ import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { convMaskerCheck } from "./masker_conv/check.ts";
 import { maskerLstmCheck } from "./masker_lstm/check.ts";
 import { maskRegularisersCheck } from "./mask_regularisers/check.ts";
+import { targetClassifierCheck } from "./target_classifier/check.ts";
+import { targetLossCheck } from "./target_loss/check.ts";
 import { tokenSoftmaxCheck } from "./token_softmax/check.ts";
 import { projectionCheck } from "./projection/check.ts";
 import { type CheckResult, fixtureCsv, type KernelCheck, parseFixtureCsv } from "./verify.ts";
@@ -27,6 +29,8 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   maskerLstmCheck,
   tokenSoftmaxCheck,
   maskRegularisersCheck,
+  targetClassifierCheck,
+  targetLossCheck,
   adamCheck,
 ];
 

@@ -1,0 +1,329 @@
+/**
+ * Launcher of the per-target classifiers (forward and backward) on the pooled features: one
+ * per-target batched matmul kernel for every layer, so T targets cost one dispatch per slice,
+ * not T.
+ *
+ * Layouts (row-major, float32): h and dh [B,T,F]; the hidden activations [B,T,Hc]; logits and
+ * dlogits [B,T,C]; the parameters as {@link classifierParameterShapes} lists them — mlp: W1
+ * [T,F,Hc], b1 [T,Hc], W2 [T,Hc,C], b2 [T,C]; linear: W [T,F,C], b [T,C] — and their gradients
+ * in the same shapes. The model owns the parameters and their gradients (one set, whatever the
+ * batch's size); the launcher owns the activations of its batch shape.
+ *
+ * @module
+ */
+
+import {
+  bindBuffers,
+  computePipeline,
+  dispatchFlat,
+  type Gpu,
+  tensorBuffer,
+  uniformBuffer,
+} from "../gpu.ts";
+import { MATMUL_K_CHUNK } from "../projection/projection.ts";
+import { classifierLayers, classifierParameterShapes, type ClassifierShape } from "./reference.ts";
+import CLASSIFIER_WGSL from "./target_classifier.wgsl" with { type: "text" };
+
+/** Rows of C each invocation computes (the WGSL's ROWS). */
+const BLOCK_ROWS = 8;
+
+/** Columns of C each invocation computes: 8, or 4 for outputs at most this wide (the WGSL's
+ * WIDE and COLS). */
+const NARROW_COLS = 4;
+
+/** The caller's buffers, in the layouts of the module documentation. */
+export interface ClassifierBuffers {
+  /** h: [B,T,F], read by the forward and by the weight gradient of the first layer. */
+  h: GPUBuffer;
+  /** dh: [B,T,F], overwritten by the backward. */
+  dh: GPUBuffer;
+  /** The parameters, in the order of {@link classifierParameterShapes}. */
+  params: GPUBuffer[];
+  /** Their gradients, same order and shapes: overwritten, or added to with `accumulate`. */
+  grads: GPUBuffer[];
+}
+
+/** Options of {@link TargetClassifierLaunch}. */
+export interface ClassifierOptions {
+  /** Add the parameter gradients into `grads` (e.g. over tiles of documents) instead of
+   * overwriting them. */
+  accumulate?: boolean;
+}
+
+/**
+ * The most targets one launcher takes for the batch shape when no binding may exceed
+ * `maxBindingBytes` (0 when not even one fits): beyond it, the caller splits the targets into
+ * ranges, one launcher each, the parameters of a range being a contiguous slice of each tensor.
+ *
+ * @example
+ * ```ts
+ * import { maxClassifierTargets } from "./target_classifier.ts";
+ * const shape = { B: 64, T: 8922, F: 150, C: 1, hidden: 100 };
+ * console.log(maxClassifierTargets({ ...shape, kind: "linear" }, 2 ** 27)); // 3495
+ * console.log(maxClassifierTargets({ ...shape, kind: "mlp" }, 2 ** 27)); // 2236
+ * ```
+ */
+export function maxClassifierTargets(shape: ClassifierShape, maxBindingBytes: number): number {
+  const perTarget = Math.max(
+    ...classifierLayers(shape).flatMap(({ inputs, outputs }) => [
+      shape.B * inputs, // the layer's input activations and their gradient
+      inputs * outputs, // its weights and their gradient
+      shape.B * outputs, // its outputs and their gradient
+    ]),
+  );
+  return Math.floor(maxBindingBytes / 4 / perTarget);
+}
+
+interface Dispatch {
+  pipeline: GPUComputePipeline;
+  group: GPUBindGroup;
+  invocations: number;
+}
+
+/** Strides of one operand of the WGSL's matmul: [per target, per row or k, per k or column]. */
+type Strides = [number, number, number];
+
+/** One per-target matmul C_t[M,N] (+)= A_t[M,K]·B_t[K,N] and how it starts and ends. */
+interface MatmulPlan {
+  entry: "affine" | "relu_backward" | "product";
+  M: number;
+  N: number;
+  K: number;
+  a: Strides; // [a_t, a_m, a_k]
+  b: Strides; // [b_t, b_k, b_n]
+  c: [number, number]; // [c_t, c_m]
+  buffers: Record<number, GPUBuffer>;
+  accumulate: boolean;
+  relu: boolean;
+}
+
+/**
+ * The classifiers of one batch shape, built once: per layer a forward `affine` dispatch, and
+ * in the backward the weight gradient, the bias gradient and the input gradient, each sliced so
+ * no invocation loops more than {@link MATMUL_K_CHUNK} times. Nothing needs clearing by the
+ * caller: every output is overwritten unless `accumulate` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { getGpu, readBuffers, tensorBuffer } from "../gpu.ts";
+ * import { TargetClassifierLaunch } from "./target_classifier.ts";
+ * const gpu = await getGpu();
+ * const shape = { B: 1, T: 1, F: 2, C: 1, kind: "linear" as const, hidden: 0 };
+ * const [h, dh, W, b, dW, db] = [2, 2, 2, 1, 2, 1].map((n) => tensorBuffer(gpu, n, "t"));
+ * gpu.device.queue.writeBuffer(h, 0, new Float32Array([3, 4]));
+ * gpu.device.queue.writeBuffer(W, 0, new Float32Array([1, 2]));
+ * const classifier = new TargetClassifierLaunch(gpu, shape, {
+ *   h, dh, params: [W, b], grads: [dW, db],
+ * });
+ * const encoder = gpu.device.createCommandEncoder();
+ * const pass = encoder.beginComputePass();
+ * classifier.encodeForward(pass);
+ * pass.end();
+ * gpu.device.queue.submit([encoder.finish()]);
+ * console.log(new Float32Array((await readBuffers(gpu, [classifier.logits]))[0])); // [11]
+ * classifier.destroy();
+ * ```
+ */
+export class TargetClassifierLaunch {
+  readonly shape: ClassifierShape;
+  /** logits: [B,T,C], written by the forward. */
+  readonly logits: GPUBuffer;
+  /** dlogits: [B,T,C], written by the caller (the loss) before the backward. */
+  readonly dlogits: GPUBuffer;
+  #gpu: Gpu;
+  #owned: GPUBuffer[] = [];
+  #forward: Dispatch[] = [];
+  #backward: Dispatch[] = [];
+
+  constructor(
+    gpu: Gpu,
+    shape: ClassifierShape,
+    buffers: ClassifierBuffers,
+    { accumulate = false }: ClassifierOptions = {},
+  ) {
+    this.#gpu = gpu;
+    this.shape = shape;
+    const { B, T, F, C } = shape;
+    const layers = classifierLayers(shape);
+    if (![B, T, F, C, ...layers.map((l) => l.outputs)].every((n) => Number.isInteger(n) && n > 0)) {
+      throw new RangeError(
+        `target classifier: sizes must be positive integers, got ${JSON.stringify(shape)}`,
+      );
+    }
+    const limit = gpu.limits.maxStorageBufferBindingSize;
+    const fit = maxClassifierTargets(shape, limit);
+    if (T > fit) {
+      throw new RangeError(
+        `target classifier: ${T} targets need bindings over maxStorageBufferBindingSize ` +
+          `${limit} bytes; ` +
+          (fit > 0
+            ? `at most ${fit} fit one launcher: build one per range of targets (each range's ` +
+              `parameters are a contiguous slice)`
+            : `not even one target fits: lower the batch size or the hidden units`),
+      );
+    }
+    const expected = [
+      { name: "h", buffer: buffers.h, elements: B * T * F },
+      { name: "dh", buffer: buffers.dh, elements: B * T * F },
+      ...classifierParameterShapes(shape).flatMap(({ name, shape: dims }, i) => {
+        const elements = dims.reduce((p, n) => p * n, 1);
+        return [
+          { name, buffer: buffers.params[i], elements },
+          { name: `d${name}`, buffer: buffers.grads[i], elements },
+        ];
+      }),
+    ];
+    for (const { name, buffer, elements } of expected) {
+      if (!buffer || buffer.size < elements * 4) {
+        throw new RangeError(
+          `target classifier: ${name} needs ${elements * 4} bytes, got ${buffer?.size ?? "none"}`,
+        );
+      }
+    }
+
+    const owned = (elements: number, label: string) => {
+      const buffer = tensorBuffer(gpu, elements, label);
+      this.#owned.push(buffer);
+      return buffer;
+    };
+    this.logits = owned(B * T * C, "logits");
+    this.dlogits = owned(B * T * C, "dlogits");
+    // activations[i] feeds layer i; grads of activations likewise, dh first.
+    const activations = [buffers.h];
+    const activationGrads = [buffers.dh];
+    layers.slice(0, -1).forEach(({ outputs }) => {
+      activations.push(owned(B * T * outputs, "hidden"));
+      activationGrads.push(owned(B * T * outputs, "dhidden"));
+    });
+    activations.push(this.logits);
+    activationGrads.push(this.dlogits);
+
+    layers.forEach(({ inputs: I, outputs: O, relu }, i) => {
+      const [W, bias] = [buffers.params[2 * i], buffers.params[2 * i + 1]];
+      this.#forward.push(...this.#matmul({
+        entry: "affine",
+        M: B,
+        N: O,
+        K: I,
+        a: [I, T * I, 1],
+        b: [I * O, O, 1],
+        c: [O, T * O],
+        buffers: { 1: activations[i], 2: W, 3: activations[i + 1], 4: bias },
+        accumulate: false,
+        relu,
+      }));
+    });
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const { inputs: I, outputs: O } = layers[i];
+      const [W, dW, dbias] = [
+        buffers.params[2 * i],
+        buffers.grads[2 * i],
+        buffers.grads[2 * i + 1],
+      ];
+      const dout = activationGrads[i + 1];
+      this.#backward.push(...this.#matmul({
+        entry: "product",
+        M: I,
+        N: O,
+        K: B,
+        a: [I, 1, T * I],
+        b: [O, T * O, 1],
+        c: [I * O, O],
+        buffers: { 1: activations[i], 2: dout, 3: dW },
+        accumulate,
+        relu: false,
+      }));
+      this.#backward.push(...this.#sumDocuments(dout, dbias, O, accumulate));
+      const gated = i > 0 && layers[i - 1].relu;
+      const inputGradBuffers: Record<number, GPUBuffer> = { 1: dout, 2: W, 3: activationGrads[i] };
+      if (gated) inputGradBuffers[5] = activations[i];
+      this.#backward.push(...this.#matmul({
+        entry: gated ? "relu_backward" : "product",
+        M: B,
+        N: I,
+        K: O,
+        a: [O, T * O, 1],
+        b: [I * O, 1, O],
+        c: [I, T * I],
+        buffers: inputGradBuffers,
+        accumulate: false,
+        relu: false,
+      }));
+    }
+  }
+
+  /** Records the forward: the hidden activations and the logits. */
+  encodeForward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#forward);
+  }
+
+  /** Records the backward of Σ logits·dlogits: dh and the parameter gradients. */
+  encodeBackward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#backward);
+  }
+
+  /** Frees the buffers the launcher owns (not the caller's). */
+  destroy(): void {
+    for (const buffer of this.#owned) buffer.destroy();
+    this.#owned = [];
+  }
+
+  #uniform(words: number[]): GPUBuffer {
+    const buffer = uniformBuffer(this.#gpu, words, "classifier params");
+    this.#owned.push(buffer);
+    return buffer;
+  }
+
+  #matmul(plan: MatmulPlan): Dispatch[] {
+    const { M, N, K, a, b, c } = plan;
+    const wide = N > NARROW_COLS;
+    const pipeline = computePipeline(this.#gpu, CLASSIFIER_WGSL, plan.entry, {
+      WIDE: wide ? 1 : 0,
+    });
+    const cols = wide ? 2 * NARROW_COLS : NARROW_COLS;
+    const invocations = this.shape.T * Math.ceil(M / BLOCK_ROWS) * Math.ceil(N / cols);
+    const dispatches = [];
+    for (let begin = 0; begin < K; begin += MATMUL_K_CHUNK) {
+      const end = Math.min(K, begin + MATMUL_K_CHUNK);
+      const params = this.#uniform([
+        this.shape.T,
+        M,
+        N,
+        ...a,
+        ...b,
+        ...c,
+        begin,
+        end,
+        begin > 0 || plan.accumulate ? 1 : 0,
+        end === K ? 1 : 0,
+        plan.relu ? 1 : 0,
+      ]);
+      const group = bindBuffers(this.#gpu, pipeline, { 0: params, ...plan.buffers });
+      dispatches.push({ pipeline, group, invocations });
+    }
+    return dispatches;
+  }
+
+  /** dbias[t,n] (+)= Σ_b dout[b,t,n], sliced over documents. */
+  #sumDocuments(dout: GPUBuffer, dbias: GPUBuffer, N: number, accumulate: boolean): Dispatch[] {
+    const { B, T } = this.shape;
+    const pipeline = computePipeline(this.#gpu, CLASSIFIER_WGSL, "sum_documents");
+    const dispatches = [];
+    for (let begin = 0; begin < B; begin += MATMUL_K_CHUNK) {
+      const end = Math.min(B, begin + MATMUL_K_CHUNK);
+      const add = begin > 0 || accumulate ? 1 : 0;
+      const params = this.#uniform([T, B, N, 0, 0, 0, 0, 0, 0, 0, 0, begin, end, add, 0, 0]);
+      const group = bindBuffers(this.#gpu, pipeline, { 0: params, 1: dout, 3: dbias });
+      dispatches.push({ pipeline, group, invocations: T * N });
+    }
+    return dispatches;
+  }
+
+  #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
+    for (const { pipeline, group, invocations } of dispatches) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      dispatchFlat(this.#gpu, pass, invocations);
+    }
+  }
+}
