@@ -1,0 +1,447 @@
+/**
+ * The Multi-Target Masker assembled from the verified kernels: embedding → masker → token
+ * softmax (target masks) → shared masked convolution → per-target classifiers → losses, with
+ * the MTM regularisers and Adam, all on the GPU. A training step is one submission; only the
+ * loss terms and the gradient norm are read back.
+ *
+ * @module
+ */
+
+import { Adam, decodeStats } from "../kernels/adam/adam.ts";
+import { buildTokenIndex, EmbeddingLaunch } from "../kernels/embedding/embedding.ts";
+import { type Gpu, tensorBuffer } from "../kernels/gpu.ts";
+import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
+import { MaskedConv } from "../kernels/masked_conv/masked_conv.ts";
+import {
+  ConvMasker,
+  fromMaskerLayout,
+  toMaskerLayout,
+} from "../kernels/masker_conv/masker_conv.ts";
+import { MaskerLstmLaunch } from "../kernels/masker_lstm/masker_lstm.ts";
+import { mulberry32 } from "../kernels/rng.ts";
+import { TargetClassifierLaunch } from "../kernels/target_classifier/target_classifier.ts";
+import { classifierParameterShapes } from "../kernels/target_classifier/reference.ts";
+import { TargetLossLaunch } from "../kernels/target_loss/target_loss.ts";
+import { TokenSoftmaxLaunch } from "../kernels/token_softmax/token_softmax.ts";
+import type { TrainConfig } from "./config.ts";
+import type { TargetSpace } from "./dataset.ts";
+import { type Parameter, ParameterSet } from "./parameters.ts";
+
+/** Everything that fixes the model's shapes, saved in `config.json`. */
+export interface ModelSpec {
+  config: TrainConfig;
+  vocabSize: number;
+  /** Embedding size D. */
+  dim: number;
+  space: TargetSpace;
+}
+
+/** A batch as the host holds it: token ids per document and targets per document. */
+export interface Batch {
+  ids: Int32Array[];
+  /** Per document, per target: class index (−1 missing) or 0/1; absent when predicting. */
+  targets?: Int32Array[];
+}
+
+/** What a training step reads back. */
+export interface StepStats {
+  /** Prediction loss, mean over the batch. */
+  prediction: number;
+  /** λ_sel·l_sel + λ_cont·l_cont, mean over the batch. */
+  regularisers: number;
+  /** Global gradient norm before clipping (not finite: the step was skipped). */
+  gradNorm: number;
+}
+
+/** What prediction reads back. */
+export interface Prediction {
+  /** probabilities: [B,T,C] (softmax over each target's classes, or sigmoids with C = 1). */
+  probabilities: Float32Array;
+  /** p: [B,L,T+1], each word's distribution over "none" and the targets. */
+  tokenProbabilities: Float32Array;
+  L: number;
+}
+
+/** Classes C of the classifier output: the most classes of any target (1 in labels mode). */
+export function outputClasses(space: TargetSpace): number {
+  return space.mode === "labels" ? 1 : Math.max(...space.classes.map((c) => c.length));
+}
+
+interface Masker {
+  a: GPUBuffer;
+  da: GPUBuffer;
+  encodeForward(pass: GPUComputePassEncoder): void;
+  encodeBackward(pass: GPUComputePassEncoder): void;
+}
+
+/** The launchers of one batch shape (B documents padded to L), built on first use. */
+class BatchPlan {
+  readonly B: number;
+  readonly L: number;
+  readonly ids: GPUBuffer;
+  readonly lengths: GPUBuffer;
+  readonly p: GPUBuffer;
+  readonly regulariserLoss: GPUBuffer;
+  embedding: EmbeddingLaunch;
+  masker: Masker;
+  softmax: TokenSoftmaxLaunch;
+  regularisers: MaskRegularisersLaunch;
+  layer: MaskedConv;
+  classifier: TargetClassifierLaunch;
+  loss: TargetLossLaunch;
+  staging: GPUBuffer;
+
+  constructor(gpu: Gpu, model: MtmModel, B: number, L: number) {
+    this.B = B;
+    this.L = L;
+    const { config, vocabSize: V, dim: D, space } = model.spec;
+    const T = space.targets.length;
+    const C = outputClasses(space);
+    const widths = config.widths.map((K) => ({ K, F: config.filters }));
+    const params = model.params;
+    const buffer = (n: number, label: string) => tensorBuffer(gpu, n, label);
+    this.layer = new MaskedConv(gpu, { B, L, D, T, widths }, {
+      parameters: {
+        Wt: params.get("encoder.projection").value,
+        bias: params.get("encoder.bias").value,
+        dWt: params.get("encoder.projection").grad,
+        dbias: params.get("encoder.bias").grad,
+      },
+    });
+    const act = this.layer.activations;
+    this.lengths = act.lengths;
+    this.ids = buffer(B * L, "ids");
+    const E = params.get("embedding.weight");
+    this.embedding = new EmbeddingLaunch(gpu, { B, L, D, V }, {
+      E: E.value,
+      ids: this.ids,
+      lengths: act.lengths,
+      x: act.x,
+      grad: E.trainable ? { dx: act.dx, dE: E.grad } : undefined,
+    }, { p: config.dropout, seed: model.seeds.dropout, training: true });
+    const H = config.maskerHidden;
+    if (config.masker === "conv") {
+      const da = buffer(B * L * (T + 1), "masker da");
+      const conv = new ConvMasker(
+        gpu,
+        { B, L, D, H, T },
+        {
+          Wt: params.get("masker.conv.weight").value,
+          c: params.get("masker.conv.bias").value,
+          Wo: params.get("masker.out.weight").value,
+          bo: params.get("masker.out.bias").value,
+          dWt: params.get("masker.conv.weight").grad,
+          dc: params.get("masker.conv.bias").grad,
+          dWo: params.get("masker.out.weight").grad,
+          dbo: params.get("masker.out.bias").grad,
+        },
+        { x: act.x, lengths: act.lengths, da, dx: act.dx },
+        { accumulateDx: true },
+      );
+      this.masker = {
+        a: conv.a,
+        da,
+        encodeForward: (pass) => conv.encodeForward(pass),
+        encodeBackward: (pass) => conv.encodeBackward(pass),
+      };
+    } else {
+      const lstm = (dir: string) => ({
+        Wx: params.get(`masker.lstm.${dir}.Wx`).value,
+        Wh: params.get(`masker.lstm.${dir}.Wh`).value,
+        bias: params.get(`masker.lstm.${dir}.bias`).value,
+        dWx: params.get(`masker.lstm.${dir}.Wx`).grad,
+        dWh: params.get(`masker.lstm.${dir}.Wh`).grad,
+        dbias: params.get(`masker.lstm.${dir}.bias`).grad,
+      });
+      const launch = new MaskerLstmLaunch(
+        gpu,
+        { B, L, D, H, classes: T + 1 },
+        {
+          fwd: lstm("forward"),
+          bwd: lstm("backward"),
+          Wo: params.get("masker.out.weight").value,
+          bo: params.get("masker.out.bias").value,
+          dWo: params.get("masker.out.weight").grad,
+          dbo: params.get("masker.out.bias").grad,
+        },
+        { x: act.x, lengths: act.lengths, dx: act.dx },
+        { accumulate: true },
+      );
+      this.masker = {
+        a: launch.activations.a,
+        da: launch.activations.da,
+        encodeForward: (pass) => launch.encodeForward(pass),
+        encodeBackward: (pass) => launch.encodeBackward(pass),
+      };
+    }
+    this.p = buffer(B * L * (T + 1), "p");
+    const dp = buffer(B * L * (T + 1), "dp");
+    this.softmax = new TokenSoftmaxLaunch(gpu, { B, L, T }, {
+      a: this.masker.a,
+      lengths: act.lengths,
+      p: this.p,
+      m: act.m,
+      dp,
+      dm: act.dm,
+      da: this.masker.da,
+    }, { mode: config.mask, seed: model.seeds.noise, step: 0, tau: config.tau });
+    this.regulariserLoss = buffer(B, "regulariser loss");
+    this.regularisers = new MaskRegularisersLaunch(gpu, { B, L, T }, {
+      p: this.p,
+      lengths: act.lengths,
+      r: this.regulariserLoss,
+      dp,
+    }, { lambdaP: config.lambdaP, wSel: config.lambdaSel / B, wCont: config.lambdaCont / B });
+    const classifierShape = {
+      B,
+      T,
+      F: widths.length * config.filters,
+      C,
+      kind: config.classifier,
+      hidden: config.classifierHidden,
+    };
+    const classifierParams = model.classifierParameters();
+    this.classifier = new TargetClassifierLaunch(gpu, classifierShape, {
+      h: act.h,
+      dh: act.g,
+      params: classifierParams.map((p) => p.value),
+      grads: classifierParams.map((p) => p.grad),
+    });
+    this.loss = new TargetLossLaunch(gpu, { B, T, C, mode: space.mode }, {
+      logits: this.classifier.logits,
+      dlogits: this.classifier.dlogits,
+    }, { weight: 1 / B, classes: space.classes.map((c) => c.length) });
+    this.staging = gpu.device.createBuffer({
+      label: "step readback",
+      size: (2 * B + 4) * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Uploads a batch's ids, lengths and (when given) targets. */
+  upload(gpu: Gpu, batch: Batch, T: number) {
+    const { B, L } = this;
+    const ids = new Uint32Array(B * L);
+    const lengths = new Uint32Array(B);
+    batch.ids.forEach((doc, b) => {
+      lengths[b] = Math.min(doc.length, L);
+      ids.set(doc.subarray(0, L), b * L);
+    });
+    gpu.device.queue.writeBuffer(this.ids, 0, ids);
+    gpu.device.queue.writeBuffer(this.lengths, 0, lengths);
+    // Without targets (prediction) the loss still runs: give it labels it accepts.
+    const labels = new Int32Array(B * T).fill(this.loss.shape.mode === "labels" ? 0 : -1);
+    batch.targets?.forEach((row, b) => labels.set(row, b * T));
+    this.loss.setLabels(labels);
+    return { ids, lengths };
+  }
+
+  encodeForward(pass: GPUComputePassEncoder) {
+    this.embedding.encodeForward(pass);
+    this.masker.encodeForward(pass);
+    this.softmax.encodeForward(pass);
+    this.regularisers.encodeForward(pass);
+    this.layer.encodeForward(pass);
+    this.classifier.encodeForward(pass);
+    this.loss.encode(pass);
+  }
+
+  encodeBackward(pass: GPUComputePassEncoder, trainEmbeddings: boolean) {
+    this.classifier.encodeBackward(pass);
+    this.layer.encodeBackward(pass);
+    this.regularisers.encodeBackward(pass);
+    this.softmax.encodeBackward(pass);
+    this.masker.encodeBackward(pass);
+    if (trainEmbeddings) this.embedding.encodeBackward(pass);
+  }
+}
+
+/**
+ * The model: parameters on the GPU, an optimizer, and one launcher plan per batch shape.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../kernels/gpu.ts";
+ * import { DEFAULTS } from "./config.ts";
+ * import { MtmModel } from "./mtm.ts";
+ * const config = { ...DEFAULTS, labelsColumn: "tags", widths: [3], filters: 4, maskerHidden: 4 };
+ * const space = { mode: "labels" as const, targets: ["a", "b"], classes: [["1"], ["1"]] };
+ * const model = new MtmModel(await getGpu(), { config, vocabSize: 5, dim: 3, space });
+ * const stats = await model.trainStep({ ids: [Int32Array.of(2, 3, 4)], targets: [Int32Array.of(1, 0)] }, 1);
+ * console.log(stats.prediction > 0);
+ * ```
+ */
+export class MtmModel {
+  readonly spec: ModelSpec;
+  readonly params: ParameterSet;
+  readonly seeds: { dropout: number; noise: number };
+  #gpu: Gpu;
+  #plans = new Map<string, BatchPlan>();
+  #adam: Adam;
+
+  /** A model with seeded initial parameters; `embeddings` [V,D] replaces the random ones. */
+  constructor(gpu: Gpu, spec: ModelSpec, embeddings?: Float32Array) {
+    this.#gpu = gpu;
+    this.spec = spec;
+    const { config, vocabSize: V, dim: D, space } = spec;
+    const T = space.targets.length;
+    const next = mulberry32(config.seed);
+    this.seeds = { dropout: (config.seed * 2 + 1) >>> 0, noise: (config.seed * 2 + 2) >>> 0 };
+    const params = this.params = new ParameterSet(gpu, next);
+    params.add(
+      "embedding.weight",
+      [V, D],
+      embeddings ? { kind: "values", values: embeddings } : { kind: "glorot", fanIn: 1, fanOut: D },
+      { trainable: config.trainEmbeddings },
+    );
+    const H = config.maskerHidden;
+    if (config.masker === "conv") {
+      params.add("masker.conv.weight", [D, 3 * H], { kind: "glorot", fanIn: 3 * D, fanOut: H }, {
+        layout: {
+          shape: [H, D, 3],
+          toGpu: (saved) => toMaskerLayout(saved, D, H),
+          fromGpu: (values) => Float32Array.from(fromMaskerLayout(values, D, H)),
+        },
+      });
+      params.add("masker.conv.bias", [H], { kind: "zeros" });
+      params.add("masker.out.weight", [H, T + 1], { kind: "glorot", fanIn: H, fanOut: T + 1 });
+    } else {
+      for (const dir of ["forward", "backward"]) {
+        params.add(`masker.lstm.${dir}.Wx`, [D, 4 * H], {
+          kind: "glorot",
+          fanIn: D,
+          fanOut: 4 * H,
+        });
+        params.add(`masker.lstm.${dir}.Wh`, [H, 4 * H], {
+          kind: "glorot",
+          fanIn: H,
+          fanOut: 4 * H,
+        });
+        params.add(`masker.lstm.${dir}.bias`, [4 * H], { kind: "zeros" });
+      }
+      params.add("masker.out.weight", [2 * H, T + 1], {
+        kind: "glorot",
+        fanIn: 2 * H,
+        fanOut: T + 1,
+      });
+    }
+    params.add("masker.out.bias", [T + 1], { kind: "zeros" });
+    const K = config.widths.reduce((s, k) => s + k, 0);
+    const filters = config.widths.length * config.filters;
+    params.add("encoder.projection", [D, K * config.filters], {
+      kind: "glorot",
+      fanIn: D * K / config.widths.length,
+      fanOut: config.filters,
+    });
+    params.add("encoder.bias", [filters], { kind: "zeros" });
+    const shape = {
+      B: 1,
+      T,
+      F: filters,
+      C: outputClasses(space),
+      kind: config.classifier,
+      hidden: config.classifierHidden,
+    };
+    for (const { name, shape: dims } of classifierParameterShapes(shape)) {
+      const isBias = dims.length === 2;
+      params.add(
+        `classifier.${name}`,
+        dims,
+        isBias ? { kind: "zeros" } : { kind: "glorot", fanIn: dims[1], fanOut: dims[2] },
+      );
+    }
+    this.#adam = new Adam(
+      gpu,
+      params.list.filter((p) => p.trainable).map((p) => ({
+        name: p.name,
+        value: p.value,
+        grad: p.grad,
+        size: p.size,
+      })),
+      { lr: config.lr, weightDecay: config.l2, maxNorm: config.clip },
+    );
+  }
+
+  /** The classifier's parameters in the order its launcher takes them. */
+  classifierParameters(): Parameter[] {
+    return this.params.list.filter((p) => p.name.startsWith("classifier."));
+  }
+
+  /** The optimizer (its moments and step are part of a checkpoint). */
+  get optimizer(): Adam {
+    return this.#adam;
+  }
+
+  #plan(B: number, L: number): BatchPlan {
+    const key = `${B}x${L}`;
+    let plan = this.#plans.get(key);
+    if (!plan) this.#plans.set(key, plan = new BatchPlan(this.#gpu, this, B, L));
+    return plan;
+  }
+
+  /** One optimisation step on `batch`; `step` (from 1) keys its dropout and Gumbel noise. */
+  async trainStep(batch: Batch, step: number, L = longest(batch)): Promise<StepStats> {
+    const gpu = this.#gpu;
+    const plan = this.#plan(batch.ids.length, L);
+    const { ids, lengths } = plan.upload(gpu, batch, this.spec.space.targets.length);
+    const trainEmbeddings = this.spec.config.trainEmbeddings;
+    if (trainEmbeddings) plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
+    plan.embedding.setTraining(true);
+    plan.embedding.setStep(step);
+    plan.softmax.configure({ mode: this.spec.config.mask, step });
+    const encoder = gpu.device.createCommandEncoder({ label: "train step" });
+    plan.layer.encodeClears(encoder);
+    const pass = encoder.beginComputePass();
+    plan.encodeForward(pass);
+    plan.encodeBackward(pass, trainEmbeddings);
+    this.#adam.encodeStep(pass);
+    pass.end();
+    const B = plan.B;
+    encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);
+    encoder.copyBufferToBuffer(plan.regulariserLoss, 0, plan.staging, B * 4, B * 4);
+    encoder.copyBufferToBuffer(this.#adam.stats, 0, plan.staging, 2 * B * 4, 16);
+    gpu.device.queue.submit([encoder.finish()]);
+    await plan.staging.mapAsync(GPUMapMode.READ);
+    const values = new Float32Array(plan.staging.getMappedRange().slice(0));
+    plan.staging.unmap();
+    const sum = (from: number) => values.subarray(from, from + B).reduce((a, b) => a + b, 0);
+    return {
+      prediction: sum(0),
+      regularisers: sum(B),
+      gradNorm: decodeStats(values.buffer.slice(2 * B * 4)).norm,
+    };
+  }
+
+  /** Forward only, without dropout or noise: target probabilities and word distributions. */
+  async predict(batch: Batch, L = longest(batch)): Promise<Prediction> {
+    const gpu = this.#gpu;
+    const plan = this.#plan(batch.ids.length, L);
+    plan.upload(gpu, batch, this.spec.space.targets.length);
+    plan.embedding.setTraining(false);
+    plan.softmax.configure({ mode: "soft" });
+    const encoder = gpu.device.createCommandEncoder({ label: "predict" });
+    const pass = encoder.beginComputePass();
+    plan.encodeForward(pass);
+    pass.end();
+    const read = [plan.loss.probabilities, plan.p].map((source) => {
+      const target = gpu.device.createBuffer({
+        size: source.size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      encoder.copyBufferToBuffer(source, 0, target, 0, source.size);
+      return target;
+    });
+    gpu.device.queue.submit([encoder.finish()]);
+    await Promise.all(read.map((b) => b.mapAsync(GPUMapMode.READ)));
+    const [probabilities, tokenProbabilities] = read.map((b) => {
+      const copy = new Float32Array(b.getMappedRange().slice(0));
+      b.destroy();
+      return copy;
+    });
+    return { probabilities, tokenProbabilities, L };
+  }
+}
+
+function longest(batch: Batch): number {
+  return Math.max(1, ...batch.ids.map((d) => d.length));
+}
