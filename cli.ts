@@ -7,7 +7,15 @@
 import { parseArgs } from "node:util";
 import { runGradcheck, writeFixtures } from "./kernels/checks.ts";
 import { getGpu, NoAdapterError } from "./kernels/gpu.ts";
-import { runLayerDemo } from "./kernels/masked_conv/demo.ts";
+import { trainFlagHelp, trainFlagOptions } from "./model/config.ts";
+import {
+  demoCommand,
+  evalCommand,
+  explainCommand,
+  predictCommand,
+  trainCommand,
+} from "./model/commands.ts";
+import { DataError } from "./data/csv.ts";
 import type { CheckResult } from "./kernels/verify.ts";
 
 const USAGE = `maskconv — multi-target text classifiers with per-target masked embeddings and one
@@ -16,8 +24,17 @@ shared convolution, on WebGPU.
 Usage: maskconv <command> [options]
 
 Commands:
-  demo                      run the shared masked convolution on generated data, check it
-                            against the float64 reference and say what it did
+  demo                      train on the shipped Debtags sample, evaluate, explain two documents
+  train --train A.csv --valid B.csv --out DIR [training flags]
+                            train a model; DIR gets model.safetensors, config.json, vocab.txt,
+                            metrics.csv (the best epoch by the validation metric is kept)
+  eval --model DIR --data C.csv [--json]
+                            accuracy/F1 per target (aspects) or micro/macro-F1, P@k, micro-AUC
+                            (labels), and the share of words selected per target
+  predict --model DIR --data C.csv --out P.csv
+                            one row per document: predictions and probabilities (id columns kept)
+  explain --model DIR (--text "..." | --data C.csv [--limit N])
+                            every word's target (colour on a terminal, word[target] otherwise)
   info                      print the WebGPU adapter and its limits
   gradcheck [--json]        verify every kernel: GPU vs float64 reference, reference
                             gradients vs finite-difference fixtures; non-zero exit on failure
@@ -29,6 +46,9 @@ Commands:
 Options:
   --debug                   show stack traces of errors
   -h, --help                this help
+
+Training flags:
+${trainFlagHelp()}
 `;
 
 /** Bad command-line input: printed as one line, exit code 2. */
@@ -81,6 +101,14 @@ async function main(args: string[]): Promise<number> {
       repeat: { type: "string", default: "5" },
       naive: { type: "boolean" },
       verify: { type: "boolean" },
+      train: { type: "string" },
+      valid: { type: "string" },
+      out: { type: "string" },
+      model: { type: "string" },
+      data: { type: "string" },
+      text: { type: "string" },
+      limit: { type: "string" },
+      ...trainFlagOptions(),
     },
   });
   const [command, ...extra] = positionals;
@@ -99,7 +127,15 @@ async function main(args: string[]): Promise<number> {
       for (const path of await writeFixtures()) console.log(`wrote ${path}`);
       return 0;
     case "demo":
-      return await runLayerDemo();
+      return await demoCommand();
+    case "train":
+      return await trainCommand(values);
+    case "eval":
+      return await evalCommand(values);
+    case "predict":
+      return await predictCommand(values);
+    case "explain":
+      return await explainCommand(values);
     case "bench": {
       const repeat = Number(values.repeat);
       if (!values.shape) {

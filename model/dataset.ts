@@ -81,6 +81,21 @@ export function targetSpace(table: Table, spec: TaskSpec, minLabelCount = 1): Ta
 }
 
 /**
+ * The words of every document's text (an empty text is an error naming its line).
+ *
+ * @example
+ * ```ts
+ * import { parseTable } from "../data/csv.ts";
+ * import { documentTokens } from "./dataset.ts";
+ * const table = parseTable(new TextEncoder().encode("text\nHi, there\n"), "t.csv");
+ * console.log(documentTokens(table, { mode: "aspects", textColumn: "text", labelColumns: [] }));
+ * ```
+ */
+export function documentTokens(table: Table, spec: TaskSpec): string[][] {
+  return textColumn(table, spec.textColumn).map((text) => tokenize(text).map((t) => t.text));
+}
+
+/**
  * Tokenizes, encodes and labels every row of `table` against a vocabulary and target space.
  *
  * @example
@@ -100,10 +115,8 @@ export function encodeDocuments(
   vocab: Vocab,
   space: TargetSpace,
   maxLen: number,
+  tokens: string[][] = documentTokens(table, spec),
 ): Documents {
-  const tokens = textColumn(table, spec.textColumn).map((text) =>
-    tokenize(text).map((t) => t.text)
-  );
   const encoded = encode(vocab, tokens, maxLen);
   let unseenValues = 0;
   let targets: Int32Array[];

@@ -1,0 +1,260 @@
+/**
+ * The model's commands: `train`, `eval`, `predict`, `explain` and the `demo` that runs them on
+ * the shipped Debtags sample.
+ *
+ * @module
+ */
+
+import { stringify } from "csv-stringify/sync";
+import { DataError, parseTable, readTable, type Table } from "../data/csv.ts";
+import { tokenize } from "../data/tokenize.ts";
+import { getGpu } from "../kernels/gpu.ts";
+import { configFromFlags } from "./config.ts";
+import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts";
+import { decisions, evaluate, type Evaluation, type Outputs, predictAll } from "./inference.ts";
+import { type LoadedModel, loadModel } from "./model_dir.ts";
+import { taskSpec, train } from "./train.ts";
+import { writeFileAtomic } from "./safetensors.ts";
+
+const log = (line: string) => console.error(line);
+
+/** `maskconv train`: flags as parsed by `parseArgs`. */
+export async function trainCommand(
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  for (const flag of ["train", "valid", "out"]) {
+    if (typeof values[flag] !== "string") throw new DataError(`train needs --${flag}`);
+  }
+  const config = configFromFlags(values);
+  const gpu = await getGpu();
+  log(`adapter: ${gpu.description}`);
+  const { best, epochs } = await train(gpu, {
+    trainPath: values.train as string,
+    validPath: values.valid as string,
+    outDir: values.out as string,
+    config,
+    log,
+  });
+  log(
+    `done after ${epochs} epochs; best validation score ${best.toFixed(4)}; model in ${values.out}`,
+  );
+  return 0;
+}
+
+async function modelAndData(modelDir: string, table: Table, withTargets: boolean) {
+  const loaded = await loadModel(await getGpu(), modelDir);
+  const { config, space } = loaded.saved;
+  const spec = taskSpec(config);
+  const docs = withTargets
+    ? encodeDocuments(table, spec, loaded.vocab, space, config.maxLen)
+    : encodeDocuments(table, { ...spec, mode: "aspects", labelColumns: [] }, loaded.vocab, {
+      ...space,
+      mode: "aspects",
+      classes: [],
+    }, config.maxLen);
+  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, true);
+  return { loaded, docs, outputs };
+}
+
+function formatEvaluation(evaluation: Evaluation, space: TargetSpace, docs: Documents): string {
+  const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
+  const lines: string[] = [];
+  const name = Math.max(6, ...space.targets.map((t) => t.length));
+  if (evaluation.mode === "aspects") {
+    const m = evaluation.metrics;
+    lines.push(`${"target".padEnd(name)}  accuracy      F1  selected  documents`);
+    space.targets.forEach((t, i) => {
+      lines.push(
+        `${t.padEnd(name)}  ${pct(m.accuracy[i])}%  ${pct(m.f1[i])}%  ${
+          pct(evaluation.maskShares[i])
+        }%  ${m.support[i]}`,
+      );
+    });
+    lines.push(`macro-F1 ${pct(m.macroF1)}%, mean accuracy ${pct(m.meanAccuracy)}%`);
+  } else {
+    const m = evaluation.metrics;
+    lines.push(`${"label".padEnd(name)}      F1  selected`);
+    space.targets.forEach((t, i) => {
+      lines.push(`${t.padEnd(name)}  ${pct(m.f1[i])}%  ${pct(evaluation.maskShares[i])}%`);
+    });
+    lines.push(
+      `micro-F1 ${pct(m.microF1)}%, macro-F1 ${pct(m.macroF1)}% at threshold ${
+        m.threshold.toFixed(3)
+      }; ` +
+        `P@1 ${pct(m.precisionAt["1"])}%, P@5 ${pct(m.precisionAt["5"])}%, P@8 ${
+          pct(m.precisionAt["8"])
+        }%; ` +
+        `micro-AUC ${m.microAuc.toFixed(4)}`,
+    );
+  }
+  lines.push(
+    `${docs.ids.length} documents; ${docs.encoded.truncatedDocs} truncated to the model's max length` +
+      (docs.unseenValues ? `; ${docs.unseenValues} label values unseen in training, left out` : ""),
+  );
+  return lines.join("\n");
+}
+
+/** `maskconv eval --model DIR --data C.csv [--json]`. */
+export async function evalCommand(
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const { model: modelDir, data } = requireFlags(values, ["model", "data"]);
+  const { loaded, docs, outputs } = await modelAndData(modelDir, readTable(data), true);
+  const { space, threshold } = loaded.saved;
+  const evaluation = evaluate(outputs, docs, space, threshold);
+  if (values.json) {
+    console.log(JSON.stringify({
+      mode: evaluation.mode,
+      documents: docs.ids.length,
+      targets: space.targets,
+      ...evaluation.metrics,
+      mask_shares: evaluation.maskShares,
+      unseen_label_values: docs.unseenValues,
+    }));
+  } else {
+    console.log(formatEvaluation(evaluation, space, docs));
+  }
+  return 0;
+}
+
+function requireFlags<K extends string>(
+  values: Record<string, string | boolean | undefined>,
+  flags: K[],
+): Record<K, string> {
+  for (const flag of flags) {
+    if (typeof values[flag] !== "string") throw new DataError(`this command needs --${flag}`);
+  }
+  return values as Record<K, string>;
+}
+
+function predictedRow(outputs: Outputs, doc: number, space: TargetSpace, threshold: number) {
+  const decided = decisions(outputs, space, threshold)[doc];
+  const row: Record<string, string> = {};
+  if (space.mode === "labels") {
+    row.labels = space.targets.filter((_, t) => decided[t] === 1).join("|");
+    space.targets.forEach((label, t) =>
+      row[`p:${label}`] = outputs.probabilities[doc][t][0].toFixed(4)
+    );
+  } else {
+    space.targets.forEach((target, t) => row[target] = space.classes[t][decided[t]]);
+    space.targets.forEach((target, t) =>
+      space.classes[t].forEach((value, c) =>
+        row[`p:${target}=${value}`] = outputs.probabilities[doc][t][c].toFixed(4)
+      )
+    );
+  }
+  return row;
+}
+
+/** `maskconv predict --model DIR --data C.csv --out P.csv`. */
+export async function predictCommand(
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const { model: modelDir, data, out } = requireFlags(values, ["model", "data", "out"]);
+  const table = readTable(data);
+  const { loaded, outputs } = await modelAndData(modelDir, table, false);
+  const { space, threshold } = loaded.saved;
+  const idColumns = table.columns.filter((c) => c === "id" || c.endsWith("_id"));
+  const rows = table.rows.map((row, doc) => ({
+    ...Object.fromEntries(idColumns.map((c) => [c, row[c]])),
+    ...predictedRow(outputs, doc, space, threshold),
+  }));
+  await writeFileAtomic(out, new TextEncoder().encode(stringify(rows, { header: true })));
+  log(`wrote ${rows.length} predictions to ${out}`);
+  return 0;
+}
+
+const COLOURS = [196, 33, 40, 214, 129, 45, 226, 201, 34, 202, 63, 118, 166, 27, 160, 99];
+
+/** One document with every word's target: ANSI colours on a terminal, `word[target]` otherwise. */
+function explainText(
+  text: string,
+  classes: Int32Array,
+  space: TargetSpace,
+  colour: boolean,
+): string {
+  const tokens = tokenize(text);
+  let out = "";
+  let at = 0;
+  tokens.forEach((token, i) => {
+    out += text.slice(at, token.start);
+    const word = text.slice(token.start, token.end);
+    const c = i < classes.length ? classes[i] : 0;
+    if (c === 0) out += word;
+    else if (colour) out += `\x1b[1;38;5;${COLOURS[(c - 1) % COLOURS.length]}m${word}\x1b[0m`;
+    else out += `${word}[${space.targets[c - 1]}]`;
+    at = token.end;
+  });
+  return out + text.slice(at);
+}
+
+/** `maskconv explain --model DIR (--text "…" | --data C.csv) [--limit N]`. */
+export async function explainCommand(
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const { model: modelDir } = requireFlags(values, ["model"]);
+  let table: Table;
+  if (typeof values.text === "string") {
+    const csv = stringify([{ text: values.text }], { header: true });
+    table = parseTable(new TextEncoder().encode(csv), "--text");
+  } else if (typeof values.data === "string") {
+    table = readTable(values.data);
+  } else {
+    throw new DataError('explain needs --text "…" or --data FILE.csv');
+  }
+  const limit = values.limit === undefined ? Infinity : Number(values.limit);
+  if (!(limit > 0)) throw new DataError(`--limit ${values.limit}: must be a positive number`);
+  const loaded = await loadModel(await getGpu(), modelDir);
+  const { config, space, threshold } = loaded.saved;
+  const textColumn = typeof values.text === "string" ? "text" : config.textColumn;
+  const rows = table.rows.slice(0, limit);
+  const subset: Table = { ...table, rows, lines: table.lines.slice(0, rows.length) };
+  const docs = encodeDocuments(
+    subset,
+    { mode: "aspects", textColumn, labelColumns: [] },
+    loaded.vocab,
+    { ...space, mode: "aspects", classes: [] },
+    config.maxLen,
+  );
+  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen);
+  const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  const used = new Set(outputs.wordClasses.flatMap((c) => [...c]).filter((c) => c > 0));
+  if (colour && used.size) {
+    const legend = [...used].sort((a, b) => a - b).map((c) =>
+      `\x1b[1;38;5;${COLOURS[(c - 1) % COLOURS.length]}m${space.targets[c - 1]}\x1b[0m`
+    );
+    console.log(`targets: ${legend.join("  ")}\n`);
+  }
+  rows.forEach((row, doc) => {
+    const text = row[textColumn];
+    console.log(explainText(text, outputs.wordClasses[doc], space, colour));
+    const decided = predictedRow(outputs, doc, space, threshold);
+    if (space.mode === "labels") {
+      const ranked = space.targets.map((label, t) =>
+        [label, outputs.probabilities[doc][t][0]] as const
+      )
+        .filter(([, p]) => p >= threshold).sort((a, b) => b[1] - a[1]);
+      console.log(
+        `→ labels: ${ranked.map(([l, p]) => `${l} (${p.toFixed(2)})`).join(", ") || "none"}\n`,
+      );
+    } else {
+      console.log(`→ ${space.targets.map((t) => `${t}=${decided[t]}`).join(", ")}\n`);
+    }
+  });
+  return 0;
+}
+
+/** Runs what a newcomer tries first: train on the shipped sample, evaluate, explain two. */
+export async function demoCommand(): Promise<number> {
+  const root = new URL("../fixtures/debtags/", import.meta.url).pathname;
+  const out = await Deno.makeTempDir({ prefix: "maskconv-demo-" });
+  // Few epochs and short documents, so the demo finishes in minutes on a CPU adapter.
+  const flags = { "labels-column": "tags", epochs: "4", "max-len": "96" };
+  log(`demo: training on the Debtags sample in ${root} (train.csv, valid.csv) into ${out}`);
+  await trainCommand({ train: `${root}train.csv`, valid: `${root}valid.csv`, out, ...flags });
+  log(`\n$ maskconv eval --model ${out} --data ${root}valid.csv`);
+  await evalCommand({ model: out, data: `${root}valid.csv` });
+  log(`\n$ maskconv explain --model ${out} --data ${root}valid.csv --limit 2`);
+  await explainCommand({ model: out, data: `${root}valid.csv`, limit: "2" });
+  return 0;
+}

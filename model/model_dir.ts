@@ -1,0 +1,122 @@
+/**
+ * A trained model's folder: `model.safetensors` (weights), `config.json` (every
+ * hyper-parameter, the targets and their classes, the decision threshold), `vocab.txt` and
+ * `metrics.csv` (one row per epoch). Files are replaced atomically, so an interrupted save leaves
+ * the previous model whole.
+ *
+ * @module
+ */
+
+import { DataError } from "../data/csv.ts";
+import { loadVocab, saveVocab, type Vocab } from "../data/vocab.ts";
+import type { Gpu } from "../kernels/gpu.ts";
+import { type ModelSpec, MtmModel } from "./mtm.ts";
+import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from "./safetensors.ts";
+
+/** What `config.json` holds. */
+export interface SavedConfig extends ModelSpec {
+  format: "maskconv-mtm";
+  version: 1;
+  /** Labels mode: probability from which a label is predicted (tuned on validation data). */
+  threshold: number;
+  /** The best validation score and its epoch. */
+  best: { metric: string; value: number; epoch: number };
+  /** How the saved tensors are laid out, for other tools. */
+  layouts: Record<string, string>;
+}
+
+const LAYOUTS: Record<string, string> = {
+  "embedding.weight": "[V,D]: row v is the vector of vocab.txt line v",
+  "masker.conv.weight": "[H,D,3]: tap k of hidden unit h",
+  "masker.out.weight": "[H or 2H, T+1]: column 0 is 'none', column t+1 target t",
+  "masker.lstm.*.Wx/Wh/bias": "[D or H, 4H], [4H]: gate blocks i, f, g, o",
+  "encoder.projection":
+    "[D, Σ_K K·F]: widths in config order; within width K, column k·F + f is tap k of filter f",
+  "encoder.bias": "[Σ F]: filters of every width side by side",
+  "classifier.*": "target-major: W [T, in, out], b [T, out]",
+};
+
+/**
+ * Writes the weights and `config.json` (atomically), and `vocab.txt`.
+ *
+ * @example
+ * ```ts ignore
+ * await saveModel(dir, model, vocab, { threshold: 0.4, best: { metric: "micro_f1", value: 0.6, epoch: 3 } });
+ * ```
+ */
+export async function saveModel(
+  dir: string,
+  model: MtmModel,
+  vocab: Vocab,
+  extra: Pick<SavedConfig, "threshold" | "best">,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors = await model.params.save();
+  await writeFileAtomic(
+    `${dir}/model.safetensors`,
+    await encodeSafetensors(tensors, { format: "maskconv-mtm" }),
+  );
+  const saved: SavedConfig = {
+    format: "maskconv-mtm",
+    version: 1,
+    ...model.spec,
+    ...extra,
+    layouts: LAYOUTS,
+  };
+  await writeFileAtomic(
+    `${dir}/config.json`,
+    new TextEncoder().encode(JSON.stringify(saved, null, 2) + "\n"),
+  );
+  saveVocab(vocab, `${dir}/vocab.txt.tmp`);
+  await Deno.rename(`${dir}/vocab.txt.tmp`, `${dir}/vocab.txt`);
+}
+
+/** A model loaded from its folder. */
+export interface LoadedModel {
+  model: MtmModel;
+  vocab: Vocab;
+  saved: SavedConfig;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch {
+    throw new DataError(`${path}: missing; is this a folder written by maskconv train?`);
+  }
+}
+
+/**
+ * Loads a model folder, checking that its files agree (vocabulary size, tensor names and
+ * shapes); any problem is one {@link DataError} line naming the file.
+ *
+ * @example
+ * ```ts ignore
+ * const { model, vocab, saved } = await loadModel(gpu, "runs/debtags");
+ * ```
+ */
+export async function loadModel(gpu: Gpu, dir: string): Promise<LoadedModel> {
+  const configPath = `${dir}/config.json`;
+  let saved: SavedConfig;
+  try {
+    saved = JSON.parse(new TextDecoder().decode(await readBytes(configPath)));
+  } catch (error) {
+    if (error instanceof DataError) throw error;
+    throw new DataError(`${configPath}: not valid JSON`);
+  }
+  if (saved.format !== "maskconv-mtm" || saved.version !== 1) {
+    throw new DataError(`${configPath}: not a maskconv model (format ${saved.format})`);
+  }
+  await readBytes(`${dir}/vocab.txt`);
+  const vocab = loadVocab(`${dir}/vocab.txt`);
+  if (vocab.size !== saved.vocabSize) {
+    throw new DataError(
+      `${dir}/vocab.txt: ${vocab.size} words, config.json says ${saved.vocabSize}`,
+    );
+  }
+  const weightsPath = `${dir}/model.safetensors`;
+  const { tensors } = await decodeSafetensors(await readBytes(weightsPath), weightsPath);
+  const model = new MtmModel(gpu, saved);
+  model.params.load(tensors, weightsPath);
+  return { model, vocab, saved };
+}

@@ -1,0 +1,188 @@
+/**
+ * Training from CSV files: data, vocabulary and targets, the epoch loop with validation, early
+ * stopping on the validation metric, and the best model kept in the output folder.
+ *
+ * @module
+ */
+
+import { DataError, readTable } from "../data/csv.ts";
+import { buildVocab } from "../data/vocab.ts";
+import { loadWordVectors } from "../data/word_vectors.ts";
+import type { Gpu } from "../kernels/gpu.ts";
+import { mulberry32 } from "../kernels/rng.ts";
+import type { TrainConfig } from "./config.ts";
+import {
+  type Documents,
+  documentTokens,
+  encodeDocuments,
+  lengthBuckets,
+  paddedLength,
+  targetSpace,
+  type TaskSpec,
+} from "./dataset.ts";
+import { evaluate, predictAll, validationScore } from "./inference.ts";
+import { tuneThreshold } from "./metrics.ts";
+import { saveModel } from "./model_dir.ts";
+import { MtmModel } from "./mtm.ts";
+import { Progress } from "./progress.ts";
+
+/** Where training reads and writes, and how it talks. */
+export interface TrainRun {
+  trainPath: string;
+  validPath: string;
+  outDir: string;
+  config: TrainConfig;
+  /** Receives one line per event worth telling (data read, epoch done, model saved). */
+  log: (line: string) => void;
+}
+
+/** The task spec a config describes. */
+export function taskSpec(config: TrainConfig): TaskSpec {
+  return config.labelColumns
+    ? { mode: "aspects", textColumn: config.textColumn, labelColumns: config.labelColumns }
+    : {
+      mode: "labels",
+      textColumn: config.textColumn,
+      labelsColumn: config.labelsColumn!,
+      separator: config.separator,
+    };
+}
+
+function describe(name: string, docs: Documents, maxLen: number): string {
+  const { ids, encoded } = docs;
+  const cut = encoded.truncatedDocs
+    ? `${encoded.truncatedDocs} truncated to --max-len ${maxLen} (${encoded.truncatedTokens} words dropped)`
+    : "none truncated";
+  const unknown = encoded.keptTokens
+    ? (100 * encoded.unknownTokens / encoded.keptTokens).toFixed(1)
+    : "0";
+  return `${name}: ${ids.length} documents, ${encoded.keptTokens} words (${unknown}% unknown), ${cut}`;
+}
+
+const METRICS_HEADER =
+  "epoch,train_loss,train_prediction_loss,train_regularisers,valid_metric,valid_value,threshold,seconds\n";
+
+/**
+ * Trains a model and keeps the best one (by the validation metric) in `run.outDir`.
+ *
+ * @example
+ * ```ts ignore
+ * await train(gpu, { trainPath: "a.csv", validPath: "b.csv", outDir: "run", config, log: console.log });
+ * ```
+ */
+export async function train(gpu: Gpu, run: TrainRun): Promise<{ best: number; epochs: number }> {
+  const { config, log } = run;
+  const spec = taskSpec(config);
+  const trainTable = readTable(run.trainPath);
+  const validTable = readTable(run.validPath);
+  const space = targetSpace(trainTable, spec, config.minLabelCount);
+  const trainTokens = documentTokens(trainTable, spec);
+  const vocab = buildVocab(trainTokens, config.minCount);
+  const trainDocs = encodeDocuments(trainTable, spec, vocab, space, config.maxLen, trainTokens);
+  const validDocs = encodeDocuments(validTable, spec, vocab, space, config.maxLen);
+  log(
+    `${space.mode} mode: ${space.targets.length} targets; vocabulary ${vocab.size} words (min count ${config.minCount})`,
+  );
+  log(describe(run.trainPath, trainDocs, config.maxLen));
+  log(describe(run.validPath, validDocs, config.maxLen));
+  if (validDocs.unseenValues) {
+    log(`${run.validPath}: ${validDocs.unseenValues} label values unseen in training, left out`);
+  }
+
+  const next = mulberry32(config.seed ^ 0x5bd1e995);
+  let embeddings: Float32Array | undefined;
+  let dim = config.embeddingDim;
+  if (config.embeddings) {
+    const vectors = await loadWordVectors(config.embeddings, vocab, () => (2 * next() - 1) * 0.1);
+    embeddings = vectors.vectors;
+    dim = vectors.dim;
+    log(
+      `${config.embeddings}: ${vectors.found} of ${vectors.wanted} words found (${
+        (100 * vectors.found / vectors.wanted).toFixed(1)
+      }%), ${dim}-d`,
+    );
+  }
+  const model = new MtmModel(gpu, { config, vocabSize: vocab.size, dim, space }, embeddings);
+  await Deno.mkdir(run.outDir, { recursive: true });
+  const metricsPath = `${run.outDir}/metrics.csv`;
+  await Deno.writeTextFile(metricsPath, METRICS_HEADER);
+  const metricName = space.mode === "aspects" ? "macro_f1" : "micro_f1";
+
+  let step = 0;
+  let best = -Infinity;
+  let stale = 0;
+  let epoch = 0;
+  const lengths = trainDocs.ids.map((d) => d.length);
+  while (epoch < config.epochs && stale < config.patience) {
+    epoch++;
+    const started = performance.now();
+    const batches = lengthBuckets(lengths, config.batchSize, config.seed + epoch);
+    const progress = new Progress(`epoch ${epoch}/${config.epochs}`, trainDocs.ids.length, "docs");
+    let done = 0;
+    let prediction = 0;
+    let regularisers = 0;
+    for (const members of batches) {
+      const batch = {
+        ids: members.map((i) => trainDocs.ids[i]),
+        targets: members.map((i) => trainDocs.targets[i]),
+      };
+      const L = paddedLength(Math.max(1, ...members.map((i) => lengths[i])), config.maxLen);
+      const stats = await model.trainStep(batch, ++step, L);
+      if (!Number.isFinite(stats.prediction + stats.regularisers + stats.gradNorm)) {
+        throw new DataError(
+          `step ${step}: non-finite ${
+            Number.isFinite(stats.prediction)
+              ? (Number.isFinite(stats.regularisers) ? "gradient norm" : "regulariser loss")
+              : "prediction loss"
+          }; ` +
+            `the last good model in ${run.outDir} is kept; try a lower --lr`,
+        );
+      }
+      prediction += stats.prediction * members.length;
+      regularisers += stats.regularisers * members.length;
+      done += members.length;
+      progress.update(done, `loss ${((prediction + regularisers) / done).toFixed(4)}`);
+    }
+    progress.done();
+    const outputs = await predictAll(model, validDocs.ids, config.batchSize, config.maxLen);
+    const threshold = space.mode === "labels"
+      ? tuneThreshold(
+        outputs.probabilities.map((d) => d.map((p) => p[0])),
+        validDocs.targets.map((r) => Array.from(r)),
+      )
+      : 0.5;
+    const score = validationScore(evaluate(outputs, validDocs, space, threshold));
+    const seconds = (performance.now() - started) / 1000;
+    await Deno.writeTextFile(
+      metricsPath,
+      `${epoch},${((prediction + regularisers) / done).toFixed(6)},${
+        (prediction / done).toFixed(6)
+      },` +
+        `${(regularisers / done).toFixed(6)},${metricName},${score.toFixed(6)},${
+          threshold.toFixed(6)
+        },${seconds.toFixed(2)}\n`,
+      { append: true },
+    );
+    if (score > best) {
+      best = score;
+      stale = 0;
+      await saveModel(run.outDir, model, vocab, {
+        threshold,
+        best: { metric: metricName, value: score, epoch },
+      });
+      log(
+        `epoch ${epoch}: validation ${metricName} ${
+          score.toFixed(4)
+        } (best, saved to ${run.outDir})`,
+      );
+    } else {
+      stale++;
+      log(
+        `epoch ${epoch}: validation ${metricName} ${score.toFixed(4)} (best ${
+          best.toFixed(4)
+        }, ${stale}/${config.patience} without improvement)`,
+      );
+    }
+  }
+  return { best, epochs: epoch };
+}
