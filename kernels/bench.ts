@@ -187,8 +187,8 @@ export async function runBenchShape(
   const layerShape: MaskedConvShape = { B, L, D, T, widths: [{ K, F }] };
   // Built before the inputs are drawn so that the naive layer's refusal comes at once.
   const layer = opts.naive
-    ? new NaiveMaskedConv(gpu, layerShape, maxBindingBytes)
-    : new MaskedConv(gpu, layerShape, maxBindingBytes);
+    ? new NaiveMaskedConv(gpu, layerShape, { maxBindingBytes })
+    : new MaskedConv(gpu, layerShape, { maxBindingBytes });
   const done = () => gpu.device.queue.onSubmittedWorkDone();
   let checksums: Checksums;
   const stepMs: number[] = [];

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { putBlock, takeBlock } from "../blocks.ts";
 import { type Gpu, readBuffers, tensorBuffer } from "../gpu.ts";
 import { BiasReduceLaunch, MaskedMaxPoolLaunch } from "../masked_max_pool/masked_max_pool.ts";
 import { poolColumns } from "../masked_max_pool/reference.ts";
@@ -389,37 +390,5 @@ export class MaskedConv {
   destroy(): void {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];
-  }
-}
-
-/** The block [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix of `cols` columns. */
-function takeBlock(
-  source: Float32Array<ArrayBuffer>,
-  cols: number,
-  r0: number,
-  nr: number,
-  c0: number,
-  nc: number,
-): Float32Array<ArrayBuffer> {
-  if (c0 === 0 && nc === cols) return source.subarray(r0 * cols, (r0 + nr) * cols);
-  const block = new Float32Array(nr * nc);
-  for (let r = 0; r < nr; r++) {
-    block.set(source.subarray((r0 + r) * cols + c0, (r0 + r) * cols + c0 + nc), r * nc);
-  }
-  return block;
-}
-
-/** Writes `block` into [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix. */
-function putBlock(
-  target: Float32Array,
-  cols: number,
-  r0: number,
-  nr: number,
-  c0: number,
-  nc: number,
-  block: Float32Array,
-) {
-  for (let r = 0; r < nr; r++) {
-    target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);
   }
 }

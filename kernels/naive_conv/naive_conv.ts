@@ -4,13 +4,15 @@
  * [B,L,T,D], convolves each copy into z [B,T,F,L], max-pools, and in the backward materialises
  * dz [B,T,F,L] and dxm [B,L,T,D] before reducing them to dW, dbias, dm and dx.
  *
- * Same host API as `MaskedConv` (../masked_conv/masked_conv.ts), so the benchmark swaps one for the other. The
- * materialised tensors are split over documents × targets into buffers that each fit a
- * binding, and all of them are allocated at once: that memory is the point of the comparison.
+ * Same host API as `MaskedConv` (../masked_conv/masked_conv.ts), so the benchmark swaps one for
+ * the other. The materialised tensors are split over documents × targets into buffers that each
+ * fit a binding, and all of them are allocated at once: that memory is the point of the
+ * comparison.
  *
  * @module
  */
 
+import { putBlock, takeBlock } from "../blocks.ts";
 import {
   bindBuffers,
   computePipeline,
@@ -27,6 +29,13 @@ import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
 /**
  * Most loop iterations one invocation runs per dispatch: well under llvmpipe's silent ~65,535
  * cut-off, which counts nested loops together.
+ *
+ * @example
+ * ```ts
+ * import { NAIVE_TRIPS } from "./naive_conv.ts";
+ * const B = 8, T = 1000, L = 512; // the dW reduction of labels1k walks B·T·L steps
+ * console.log(Math.ceil((B * T * L) / NAIVE_TRIPS), "partial sums per dW value"); // 334
+ * ```
  */
 export const NAIVE_TRIPS = 12288;
 
@@ -49,7 +58,10 @@ export interface NaiveTilePlan {
  * console.log(planNaiveTiles(shape, 2 ** 25)); // { docsPerTile: 1, targetsPerTile: 500 }
  * ```
  */
-export function planNaiveTiles(shape: MaskedConvShape, maxElements: number): NaiveTilePlan {
+export function planNaiveTiles(
+  shape: MaskedConvShape,
+  maxElements: number,
+): NaiveTilePlan {
   const { B, L, D, T, widths } = shape;
   const F_max = Math.max(...widths.map((w) => w.F));
   const F_total = widths.reduce((sum, w) => sum + w.F, 0);
@@ -92,7 +104,8 @@ function naiveMemory({ B, L, D, T, widths }: MaskedConvShape): NaiveMemory {
   const activations = 2 * B * T * F_total * L * 4;
   const rest = 4 * (
     2 * B * L * T + 2 * B * L * D + B + 4 * B * T * F_total +
-    widths.reduce((sum, { K, F }) => sum + 2 * (F * D * K + F), 0) + chunks * gradRow
+    widths.reduce((sum, { K, F }) => sum + 2 * (F * D * K + F), 0) +
+    chunks * gradRow
   );
   return { copies, activations, rest, total: copies + activations + rest };
 }
@@ -132,9 +145,23 @@ export function naiveMemoryBudget(): number {
   return 0.6 * Deno.systemMemoryInfo().total;
 }
 
-/** Raised, before anything is allocated, when the naive layer would not fit the budget. */
+/**
+ * Raised, before anything is allocated, when the naive layer would not fit the budget.
+ *
+ * @example
+ * ```ts
+ * import { NaiveMemoryError } from "./naive_conv.ts";
+ * const icd = { B: 4, L: 2500, D: 100, T: 8922, widths: [{ K: 3, F: 50 }] };
+ * console.log(new NaiveMemoryError(icd, 15e9).message); // naive mode needs 108.3 GB at ...
+ * ```
+ */
 export class NaiveMemoryError extends Error {
-  constructor(shape: MaskedConvShape, budgetBytes: number) {
+  /** @param budgetRule where the budget comes from, for the message. */
+  constructor(
+    shape: MaskedConvShape,
+    budgetBytes: number,
+    budgetRule = "60% of its memory",
+  ) {
     const { B, L, D, T, widths } = shape;
     const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
     const { copies, activations, rest, total } = naiveMemory(shape);
@@ -143,10 +170,21 @@ export class NaiveMemoryError extends Error {
       `naive mode needs ${gb(total)} at B=${B} L=${L} D=${D} T=${T} (${widthsText}): ` +
         `${gb(copies)} for the [B,L,T,D] masked copies xm and dxm, ${gb(activations)} for z and ` +
         `dz [B,T,F,L], ${gb(rest)} for the rest; this machine allows ${gb(budgetBytes)} ` +
-        `(60% of its memory): use the fast mode`,
+        `(${budgetRule}): use the fast mode`,
     );
     this.name = "NaiveMemoryError";
   }
+}
+
+/** Construction options of {@link NaiveMaskedConv}, like `MaskedConv`'s. */
+export interface NaiveMaskedConvOptions {
+  /** The binding size to split buffers for; the adapter's limit unless a test asks for less. */
+  maxBindingBytes?: number;
+  /**
+   * The most the layer may allocate ({@link naiveMemoryBudget} unless given); beyond it the
+   * constructor throws {@link NaiveMemoryError} before allocating anything.
+   */
+  memoryBudgetBytes?: number;
 }
 
 interface Dispatch {
@@ -212,25 +250,20 @@ export class NaiveMaskedConv {
   #backward: Dispatch[] = [];
   #buffers: GPUBuffer[] = [];
 
-  /**
-   * @param maxBindingBytes the binding size to split buffers for; the adapter's limit unless a
-   *   test asks for smaller tiles.
-   * @param memoryBudgetBytes the most the layer may allocate; beyond it the constructor throws
-   *   {@link NaiveMemoryError} before allocating anything.
-   */
-  constructor(
-    gpu: Gpu,
-    shape: MaskedConvShape,
-    maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
-    memoryBudgetBytes = naiveMemoryBudget(),
-  ) {
+  constructor(gpu: Gpu, shape: MaskedConvShape, options: NaiveMaskedConvOptions = {}) {
+    const maxBindingBytes = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
+    const memoryBudgetBytes = options.memoryBudgetBytes;
     for (const { K, F } of shape.widths) {
       if (K < 1 || K % 2 === 0 || F < 1) {
-        throw new RangeError(`width K=${K} F=${F}: K must be odd and positive, F positive`);
+        throw new RangeError(
+          `width K=${K} F=${F}: K must be odd and positive, F positive`,
+        );
       }
     }
-    if (naiveMemoryBytes(shape) > memoryBudgetBytes) {
-      throw new NaiveMemoryError(shape, memoryBudgetBytes);
+    const budget = memoryBudgetBytes ?? naiveMemoryBudget();
+    if (naiveMemoryBytes(shape) > budget) {
+      const rule = memoryBudgetBytes === undefined ? undefined : "the budget it was given";
+      throw new NaiveMemoryError(shape, budget, rule);
     }
     this.#gpu = gpu;
     this.shape = shape;
@@ -257,7 +290,11 @@ export class NaiveMaskedConv {
       invocations: number,
     ) => {
       const p = pipeline(entry);
-      into.push({ pipeline: p, group: bindBuffers(gpu, p, buffers), invocations });
+      into.push({
+        pipeline: p,
+        group: bindBuffers(gpu, p, buffers),
+        invocations,
+      });
     };
 
     this.#bias = buffer(F_total, "bias");
@@ -266,13 +303,23 @@ export class NaiveMaskedConv {
       this.#weightGrads.push(buffer(F * K * D + F, "dW dbias"));
     }
     const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
-    const chunksPerGroup = Math.min(NAIVE_TRIPS, Math.floor(maxElements / gradRow));
+    const chunksPerGroup = Math.min(
+      NAIVE_TRIPS,
+      Math.floor(maxElements / gradRow),
+    );
     if (chunksPerGroup < 1) {
-      throw new RangeError(`naive mode: one row of dW (${gradRow} values) exceeds a binding`);
+      throw new RangeError(
+        `naive mode: one row of dW (${gradRow} values) exceeds a binding`,
+      );
     }
     const { docsPerTile, targetsPerTile } = this.plan;
-    const maxChunks = Math.ceil((docsPerTile * targetsPerTile * L) / NAIVE_TRIPS);
-    const partial = buffer(Math.min(maxChunks, chunksPerGroup) * gradRow, "dW partial sums");
+    const maxChunks = Math.ceil(
+      (docsPerTile * targetsPerTile * L) / NAIVE_TRIPS,
+    );
+    const partial = buffer(
+      Math.min(maxChunks, chunksPerGroup) * gradRow,
+      "dW partial sums",
+    );
 
     for (let b0 = 0; b0 < B; b0 += docsPerTile) {
       const nb = Math.min(docsPerTile, B - b0);
@@ -300,10 +347,32 @@ export class NaiveMaskedConv {
         const argmax = buffer(nb * nt * F_total, "argmax");
         const firstTile = b0 === 0 && t0 === 0;
         // Words of Params in naive_conv.wgsl; F, K and f_off are those of width w (none: -1).
-        const words = (w: number, begin: number, end: number, first: boolean, chunk = 0) => {
-          const fOff = widths.slice(0, Math.max(w, 0)).reduce((sum, x) => sum + x.F, 0);
+        const words = (
+          w: number,
+          begin: number,
+          end: number,
+          first: boolean,
+          chunk = 0,
+        ) => {
+          const fOff = widths.slice(0, Math.max(w, 0)).reduce(
+            (sum, x) => sum + x.F,
+            0,
+          );
           const { F, K } = widths[w] ?? { F: 0, K: 1 };
-          return [nb, L, nt, D, F, K, F_total, fOff, begin, end, first ? 1 : 0, chunk];
+          return [
+            nb,
+            L,
+            nt,
+            D,
+            F,
+            K,
+            F_total,
+            fOff,
+            begin,
+            end,
+            first ? 1 : 0,
+            chunk,
+          ];
         };
 
         dispatch(this.#forward, "mask_copy", {
@@ -375,7 +444,8 @@ export class NaiveMaskedConv {
         }
         const tileChunks = Math.ceil((nb * nt * L) / NAIVE_TRIPS);
         widths.forEach(({ K, F }, w) => {
-          const perChunk = Math.ceil(F / 4) * K * Math.ceil(D / 4) + Math.ceil(F / 4);
+          const perChunk = Math.ceil(F / 4) * K * Math.ceil(D / 4) +
+            Math.ceil(F / 4);
           for (const [c0, c1] of slices(tileChunks, chunksPerGroup)) {
             dispatch(this.#backward, "weight_grad_partial", {
               0: params(words(w, c0, c1, false, NAIVE_TRIPS)),
@@ -412,12 +482,28 @@ export class NaiveMaskedConv {
     const { L, D, T } = this.shape;
     const queue = this.#gpu.device.queue;
     for (const tile of this.#tiles) {
-      queue.writeBuffer(tile.x, 0, x.subarray(tile.b0 * L * D, (tile.b0 + tile.nb) * L * D));
-      const docLengths = Uint32Array.from({ length: tile.nb }, (_, i) => lengths[tile.b0 + i]);
-      if (docLengths.some((len) => len > L)) throw new RangeError(`a length exceeds L=${L}`);
+      queue.writeBuffer(
+        tile.x,
+        0,
+        x.subarray(tile.b0 * L * D, (tile.b0 + tile.nb) * L * D),
+      );
+      const docLengths = Uint32Array.from(
+        { length: tile.nb },
+        (_, i) => lengths[tile.b0 + i],
+      );
+      if (docLengths.some((len) => len > L)) {
+        throw new RangeError(`a length exceeds L=${L}`);
+      }
       queue.writeBuffer(tile.lengths, 0, docLengths);
       for (const target of tile.targets) {
-        const block = takeBlock(m, T, tile.b0 * L, tile.nb * L, target.t0, target.nt);
+        const block = takeBlock(
+          m,
+          T,
+          tile.b0 * L,
+          tile.nb * L,
+          target.t0,
+          target.nt,
+        );
         queue.writeBuffer(target.m, 0, block);
       }
     }
@@ -466,13 +552,24 @@ export class NaiveMaskedConv {
   /** Reads h [B,T,ΣF] back. */
   async readOutput(): Promise<Float32Array> {
     const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
-    const data = await readBuffers(this.#gpu, targets.map(({ target }) => target.h));
+    const data = await readBuffers(
+      this.#gpu,
+      targets.map(({ target }) => target.h),
+    );
     const { B, T } = this.shape;
     const F_total = this.#F_total;
     const h = new Float32Array(B * T * F_total);
     targets.forEach(({ tile, target }, i) => {
       const block = new Float32Array(data[i]);
-      putBlock(h, T * F_total, tile.b0, tile.nb, target.t0 * F_total, target.nt * F_total, block);
+      putBlock(
+        h,
+        T * F_total,
+        tile.b0,
+        tile.nb,
+        target.t0 * F_total,
+        target.nt * F_total,
+        block,
+      );
     });
     return h;
   }
@@ -494,7 +591,9 @@ export class NaiveMaskedConv {
       const W = new Float64Array(F * D * K);
       for (let f = 0; f < F; f++) {
         for (let k = 0; k < K; k++) {
-          for (let d = 0; d < D; d++) W[(f * D + d) * K + k] = grads[(f * K + k) * D + d];
+          for (let d = 0; d < D; d++) {
+            W[(f * D + d) * K + k] = grads[(f * K + k) * D + d];
+          }
         }
       }
       dW.push(W);
@@ -507,7 +606,9 @@ export class NaiveMaskedConv {
     });
     const dm = new Float32Array(B * L * T);
     targets.forEach(({ tile, target }, i) => {
-      const block = new Float32Array(data[widths.length + this.#tiles.length + i]);
+      const block = new Float32Array(
+        data[widths.length + this.#tiles.length + i],
+      );
       putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
     });
     return { dx, dm, dW, dbias };
@@ -517,37 +618,5 @@ export class NaiveMaskedConv {
   destroy(): void {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];
-  }
-}
-
-/** The block [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix of `cols` columns. */
-function takeBlock(
-  source: Float32Array<ArrayBuffer>,
-  cols: number,
-  r0: number,
-  nr: number,
-  c0: number,
-  nc: number,
-): Float32Array<ArrayBuffer> {
-  if (c0 === 0 && nc === cols) return source.subarray(r0 * cols, (r0 + nr) * cols);
-  const block = new Float32Array(nr * nc);
-  for (let r = 0; r < nr; r++) {
-    block.set(source.subarray((r0 + r) * cols + c0, (r0 + r) * cols + c0 + nc), r * nc);
-  }
-  return block;
-}
-
-/** Writes `block` into [rows r0..r0+nr, cols c0..c0+nc] of a row-major matrix. */
-function putBlock(
-  target: Float32Array,
-  cols: number,
-  r0: number,
-  nr: number,
-  c0: number,
-  nc: number,
-  block: Float32Array,
-) {
-  for (let r = 0; r < nr; r++) {
-    target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);
   }
 }

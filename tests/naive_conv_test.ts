@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import { getGpu } from "../kernels/gpu.ts";
+import {
+  maskedConvBackward,
+  maskedConvForward,
+  type MaskedConvInputs,
+  type MaskedConvShape,
+} from "../kernels/masked_conv/reference.ts";
+import {
+  NAIVE_TRIPS,
+  NaiveMaskedConv,
+  naiveMemoryBudget,
+  naiveMemoryBytes,
+  NaiveMemoryError,
+} from "../kernels/naive_conv/naive_conv.ts";
+import { fillUniform, mulberry32 } from "../kernels/rng.ts";
+import { type CheckResult, compare, f32SumTolerance } from "../kernels/verify.ts";
+
+const KERNEL = "naive masked conv";
+
+interface NaiveCase {
+  shape: MaskedConvShape;
+  lengths: number[];
+  /** A binding size small enough to force splitting over documents and targets. */
+  maxBindingBytes?: number;
+}
+
+/** Inputs in [-1, 1) (m in [0, 1), zero past each document's length), drawn in a fixed order. */
+function drawInputs({ shape, lengths }: NaiveCase, seed: number) {
+  const next = mulberry32(seed);
+  const { B, L, D, T, widths } = shape;
+  const x = fillUniform(next, new Float64Array(B * L * D), -1, 1); // x: [B,L,D]
+  const m = fillUniform(next, new Float64Array(B * L * T), 0, 1); // m: [B,L,T]
+  for (let b = 0; b < B; b++) m.fill(0, (b * L + lengths[b]) * T, (b + 1) * L * T);
+  const W = widths.map(({ K, F }) => fillUniform(next, new Float64Array(F * D * K), -1, 1));
+  const bias = widths.map(({ F }) => fillUniform(next, new Float64Array(F), -1, 1));
+  const F_total = widths.reduce((s, w) => s + w.F, 0);
+  const g = fillUniform(next, new Float64Array(B * T * F_total), -1, 1); // g: [B,T,ΣF]
+  const inputs: MaskedConvInputs = { x, m, lengths, W, bias };
+  return { inputs, g };
+}
+
+/**
+ * The naive layer's h, dx, dm, dW and dbias against the float64 definition. Tolerances are
+ * `f32SumTolerance(n, 1)` (atol 4·n·2⁻²⁴, rtol 1e-5; every input is bounded by 1) with n the
+ * products a value sums: K·D + 1 for h, T·ΣF·K for dx, ΣF·K·D for dm, B·L·T for dW and B·T
+ * for dbias (the zeros of the dense dz add nothing to the rounding).
+ */
+async function parity(naiveCase: NaiveCase): Promise<CheckResult[]> {
+  const gpu = await getGpu();
+  const { shape, lengths, maxBindingBytes } = naiveCase;
+  const { B, L, D, T, widths } = shape;
+  const { inputs, g } = drawInputs(naiveCase, 7);
+  const layer = new NaiveMaskedConv(gpu, shape, { maxBindingBytes });
+  try {
+    layer.setWeights(inputs.W, inputs.bias.flatMap((b) => [...b]));
+    layer.setInputs(Float32Array.from(inputs.x), Float32Array.from(inputs.m), lengths);
+    layer.setUpstream(Float32Array.from(g));
+    layer.forward();
+    layer.backward();
+    const h = await layer.readOutput();
+    const grads = await layer.readGradients();
+    const fwd = maskedConvForward(inputs, shape);
+    const ref = maskedConvBackward(inputs, fwd, g, shape);
+    const what = `B=${B} L=${L} D=${D} T=${T} widths=${
+      widths.map((w) => `${w.K}x${w.F}`).join(",")
+    } lengths=${lengths.join(",")}`;
+    const K = Math.max(...widths.map((w) => w.K));
+    const F = widths.reduce((s, w) => s + w.F, 0);
+    return [
+      compare(KERNEL, "forward parity", `h ${what}`, h, fwd.h, f32SumTolerance(K * D + 1, 1)),
+      compare(
+        KERNEL,
+        "backward parity",
+        `dx ${what}`,
+        grads.dx,
+        ref.dx,
+        f32SumTolerance(T * F * K, 1),
+      ),
+      compare(
+        KERNEL,
+        "backward parity",
+        `dm ${what}`,
+        grads.dm,
+        ref.dm,
+        f32SumTolerance(F * K * D, 1),
+      ),
+      ...widths.map((w, i) =>
+        compare(
+          KERNEL,
+          "backward parity",
+          `dW(K=${w.K}) ${what}`,
+          grads.dW[i],
+          ref.dW[i],
+          f32SumTolerance(B * L * T, 1),
+        )
+      ),
+      compare(
+        KERNEL,
+        "backward parity",
+        `dbias ${what}`,
+        grads.dbias,
+        ref.dbias.flatMap((b) => [...b]),
+        f32SumTolerance(B * T, 1),
+      ),
+    ];
+  } finally {
+    layer.destroy();
+  }
+}
+
+function assertPasses(results: CheckResult[]) {
+  for (const r of results) {
+    assert.ok(
+      r.pass,
+      `${r.kernel} ${r.check} ${r.what}: worst error ${r.worstError} exceeds ` +
+        `atol ${r.tolerance.atol} + rtol ${r.tolerance.rtol}·|ref| (ratio ${r.worstRatio})`,
+    );
+  }
+}
+
+Deno.test("naive masked conv matches the float64 reference at L=1, K>L and T=1", async () => {
+  assertPasses(
+    await parity({ shape: { B: 1, L: 1, D: 4, T: 1, widths: [{ K: 3, F: 2 }] }, lengths: [1] }),
+  );
+  assertPasses(
+    await parity({
+      shape: { B: 2, L: 2, D: 3, T: 1, widths: [{ K: 5, F: 3 }, { K: 3, F: 2 }] },
+      lengths: [2, 1],
+    }),
+  );
+});
+
+Deno.test("naive masked conv matches the float64 reference on padded and empty documents and two widths", async () => {
+  assertPasses(
+    await parity({
+      shape: { B: 3, L: 11, D: 5, T: 13, widths: [{ K: 3, F: 5 }, { K: 5, F: 3 }] },
+      lengths: [11, 5, 0],
+    }),
+  );
+});
+
+Deno.test("naive masked conv matches the float64 reference at sizes that are not multiples of 64", async () => {
+  assertPasses(
+    await parity({
+      shape: { B: 2, L: 67, D: 70, T: 3, widths: [{ K: 3, F: 6 }, { K: 5, F: 5 }] },
+      lengths: [67, 40],
+    }),
+  );
+});
+
+Deno.test("naive masked conv split over several buffers per tensor still matches the reference", async () => {
+  const naiveCase: NaiveCase = {
+    shape: { B: 3, L: 9, D: 5, T: 30, widths: [{ K: 3, F: 3 }, { K: 5, F: 2 }] },
+    lengths: [9, 4, 7],
+    maxBindingBytes: 800,
+  };
+  const layer = new NaiveMaskedConv(await getGpu(), naiveCase.shape, {
+    maxBindingBytes: naiveCase.maxBindingBytes,
+  });
+  const { docsPerTile, targetsPerTile } = layer.plan;
+  layer.destroy();
+  assert.ok(
+    docsPerTile < 3 && targetsPerTile < 30,
+    `expected splitting, got ${docsPerTile}×${targetsPerTile}`,
+  );
+  assertPasses(await parity(naiveCase));
+});
+
+Deno.test("naive masked conv's dW and dbias reductions stay right past llvmpipe's 65,535-iteration loop limit", async () => {
+  const naiveCase: NaiveCase = {
+    shape: { B: 3, L: 200, D: 3, T: 120, widths: [{ K: 3, F: 2 }] },
+    lengths: [200, 150, 1],
+  };
+  const { B, L, T } = naiveCase.shape;
+  assert.ok(B * L * T > 65535 && B * L * T > NAIVE_TRIPS, "the reduction must exceed the limit");
+  assertPasses(await parity(naiveCase));
+});
+
+Deno.test("naive masked conv refuses the icd shape with its memory estimate before allocating", async () => {
+  const gpu = await getGpu();
+  const icd: MaskedConvShape = { B: 4, L: 2500, D: 100, T: 8922, widths: [{ K: 3, F: 50 }] };
+  const need = naiveMemoryBytes(icd);
+  // xm and dxm alone are 2·B·L·T·D float32 values.
+  assert.ok(need >= 2 * 4 * 2500 * 8922 * 100 * 4, `estimate ${need} misses the masked copies`);
+  assert.ok(need > naiveMemoryBudget(), "this machine could hold the naive icd layer");
+  const started = performance.now();
+  assert.throws(() => new NaiveMaskedConv(gpu, icd), (error: unknown) => {
+    assert.ok(error instanceof NaiveMemoryError);
+    const needText = `naive mode needs ${(need / 1e9).toFixed(1)} GB at B=4 L=2500 D=100 T=8922`;
+    assert.ok(error.message.startsWith(needText), error.message);
+    assert.match(error.message, /71\.4 GB for the \[B,L,T,D\] masked copies/);
+    assert.match(error.message, /this machine allows \d+\.\d GB/);
+    return true;
+  });
+  // Allocating (or even planning) 107 GB of buffers would take far longer than this.
+  assert.ok(performance.now() - started < 1000, "the refusal must come before any allocation");
+});
+
+Deno.test("naive masked conv refuses a shape past an explicit memory budget and names it", async () => {
+  const shape: MaskedConvShape = { B: 2, L: 8, D: 4, T: 3, widths: [{ K: 3, F: 2 }] };
+  const need = naiveMemoryBytes(shape);
+  const gpu = await getGpu();
+  assert.throws(
+    () => new NaiveMaskedConv(gpu, shape, { memoryBudgetBytes: need - 1 }),
+    /this machine allows 0\.0 GB \(the budget it was given\)/,
+  );
+  new NaiveMaskedConv(gpu, shape, { memoryBudgetBytes: need }).destroy();
+});
