@@ -412,6 +412,34 @@ export class MtmModel {
     };
   }
 
+  /**
+   * Forward and backward without dropout, noise or an optimizer step: the loss of `batch`,
+   * with every parameter's gradient left in its `grad` buffer. For gradient checks.
+   */
+  async lossAndGradients(batch: Batch, L = longest(batch)): Promise<number> {
+    const gpu = this.#gpu;
+    const plan = this.#plan(batch.ids.length, L);
+    const { ids, lengths } = plan.upload(gpu, batch, this.spec.space.targets.length);
+    const trainEmbeddings = this.spec.config.trainEmbeddings;
+    if (trainEmbeddings) plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
+    plan.embedding.setTraining(false);
+    plan.softmax.configure({ mode: "soft" });
+    const encoder = gpu.device.createCommandEncoder({ label: "loss and gradients" });
+    plan.layer.encodeClears(encoder);
+    const pass = encoder.beginComputePass();
+    plan.encodeForward(pass);
+    plan.encodeBackward(pass, trainEmbeddings);
+    pass.end();
+    const B = plan.B;
+    encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);
+    encoder.copyBufferToBuffer(plan.regulariserLoss, 0, plan.staging, B * 4, B * 4);
+    gpu.device.queue.submit([encoder.finish()]);
+    await plan.staging.mapAsync(GPUMapMode.READ);
+    const values = new Float32Array(plan.staging.getMappedRange().slice(0, 2 * B * 4));
+    plan.staging.unmap();
+    return values.reduce((a, b) => a + b, 0);
+  }
+
   /** Forward only, without dropout or noise: target probabilities and word distributions. */
   async predict(batch: Batch, L = longest(batch)): Promise<Prediction> {
     const gpu = this.#gpu;
