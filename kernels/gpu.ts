@@ -62,11 +62,24 @@ export function getGpu(): Promise<Gpu> {
 }
 
 async function createGpu(): Promise<Gpu> {
+  // Mesa's Vulkan loader complains on stderr when a headless machine has no runtime directory;
+  // a private one keeps the tool's output clean.
+  let runtimeDir: string | undefined;
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    runtimeDir = Deno.makeTempDirSync({ prefix: "maskconv-runtime-" });
+    Deno.env.set("XDG_RUNTIME_DIR", runtimeDir);
+  }
   const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new NoAdapterError();
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMIT_NAMES) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredLimits });
+  // Releasing the device before the runtime tears down avoids a crash at exit seen with Mesa's
+  // GL driver when buffers are still alive.
+  globalThis.addEventListener("unload", () => {
+    device.destroy();
+    if (runtimeDir) Deno.removeSync(runtimeDir, { recursive: true });
+  });
   device.lost.then((info) => {
     if (info.reason !== "destroyed") console.error(`maskconv: GPU device lost: ${info.message}`);
   });
