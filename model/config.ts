@@ -142,7 +142,7 @@ const FLAGS: {
     flag: "embeddings",
     key: "embeddings",
     kind: "string",
-    help: "word2vec/GloVe text file of pretrained vectors",
+    help: "pretrained vectors: a word2vec/GloVe text file, or glove100",
   },
   {
     flag: "embedding-dim",

@@ -7,6 +7,7 @@
 
 import { DataError, readTable } from "../data/csv.ts";
 import { buildVocab } from "../data/vocab.ts";
+import { gloveVectors } from "../data/glove.ts";
 import { loadWordVectors } from "../data/word_vectors.ts";
 import type { Gpu } from "../kernels/gpu.ts";
 import { mulberry32 } from "../kernels/rng.ts";
@@ -93,7 +94,10 @@ export async function train(gpu: Gpu, run: TrainRun): Promise<{ best: number; ep
   let embeddings: Float32Array | undefined;
   let dim = config.embeddingDim;
   if (config.embeddings) {
-    const vectors = await loadWordVectors(config.embeddings, vocab, () => (2 * next() - 1) * 0.1);
+    const initial = () => (2 * next() - 1) * 0.1;
+    const vectors = config.embeddings === "glove100"
+      ? await gloveVectors(vocab, initial, log)
+      : await loadWordVectors(config.embeddings, vocab, initial);
     embeddings = vectors.vectors;
     dim = vectors.dim;
     log(
