@@ -167,7 +167,7 @@ if (import.meta.main) {
     if (debug) console.error(error);
     const message = error instanceof Error ? error.message : String(error);
     console.error(`maskconv: ${message}`);
-    const badInput = error instanceof UsageError ||
+    const badInput = error instanceof UsageError || error instanceof DataError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     Deno.exit(badInput ? 2 : error instanceof NoAdapterError ? 3 : 1);
   }

@@ -12,7 +12,7 @@ import { getGpu } from "../kernels/gpu.ts";
 import { configFromFlags } from "./config.ts";
 import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts";
 import { decisions, evaluate, type Evaluation, type Outputs, predictAll } from "./inference.ts";
-import { type LoadedModel, loadModel } from "./model_dir.ts";
+import { loadModel } from "./model_dir.ts";
 import { taskSpec, train } from "./train.ts";
 import { writeFileAtomic } from "./safetensors.ts";
 
