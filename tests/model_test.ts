@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { getGpu, readBuffers } from "../kernels/gpu.ts";
+import { DEFAULTS, type TrainConfig } from "../model/config.ts";
+import type { TargetSpace } from "../model/dataset.ts";
+import { type Batch, MtmModel } from "../model/mtm.ts";
+
+const LABELS: TargetSpace = {
+  mode: "labels",
+  targets: ["a", "b", "c"],
+  classes: [["1"], ["1"], ["1"]],
+};
+const ASPECTS: TargetSpace = {
+  mode: "aspects",
+  targets: ["a", "b"],
+  classes: [["x", "y", "z"], ["p", "q"]],
+};
+
+function tinyConfig(overrides: Partial<TrainConfig>): TrainConfig {
+  return {
+    ...DEFAULTS,
+    labelsColumn: "tags",
+    widths: [3, 5],
+    filters: 3,
+    maskerHidden: 3,
+    classifierHidden: 4,
+    trainEmbeddings: true,
+    ...overrides,
+  };
+}
+
+const BATCH_IDS = [Int32Array.of(2, 3, 4, 5, 6), Int32Array.of(4, 4, 1)];
+
+/**
+ * Central differences of the whole model's loss (float32 on the GPU, so a step of 2e-3 and a
+ * tolerance of 2e-3 + 2e-2·|fd|) against the gradients the kernels produce, for six elements of
+ * every parameter tensor.
+ */
+async function checkModelGradients(config: TrainConfig, space: TargetSpace, batch: Batch) {
+  const gpu = await getGpu();
+  const model = new MtmModel(gpu, { config, vocabSize: 7, dim: 4, space });
+  await model.lossAndGradients(batch, 6);
+  const step = 2e-3;
+  for (const p of model.params.list) {
+    const [values, grads] = (await readBuffers(gpu, [p.value, p.grad])).map((b) =>
+      new Float32Array(b)
+    );
+    for (let k = 0; k < Math.min(6, p.size); k++) {
+      const i = (k * 7919) % p.size;
+      const at = async (v: number) => {
+        const changed = values.slice();
+        changed[i] = v;
+        gpu.device.queue.writeBuffer(p.value, 0, changed);
+        return await model.lossAndGradients(batch, 6);
+      };
+      const fd = (await at(values[i] + step) - await at(values[i] - step)) / (2 * step);
+      gpu.device.queue.writeBuffer(p.value, 0, values);
+      assert.ok(
+        Math.abs(fd - grads[i]) <= 2e-3 + 2e-2 * Math.abs(fd),
+        `${p.name}[${i}]: analytic ${grads[i]}, finite differences ${fd}`,
+      );
+    }
+  }
+}
+
+Deno.test("the conv-masker model's gradients in labels mode match finite differences of its loss", async () => {
+  await checkModelGradients(tinyConfig({ masker: "conv" }), LABELS, {
+    ids: BATCH_IDS,
+    targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)],
+  });
+});
+
+Deno.test("the LSTM-masker model's gradients in aspects mode match finite differences of its loss", async () => {
+  await checkModelGradients(
+    tinyConfig({ masker: "lstm", labelsColumn: undefined, labelColumns: ["a", "b"] }),
+    ASPECTS,
+    { ids: BATCH_IDS, targets: [Int32Array.of(2, 1), Int32Array.of(0, -1)] },
+  );
+});
+
+Deno.test("training is bit for bit the same for the same seed, and differs for another", async () => {
+  const gpu = await getGpu();
+  const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
+  const run = async (seed: number) => {
+    const model = new MtmModel(gpu, {
+      config: tinyConfig({ seed, mask: "gumbel" }),
+      vocabSize: 7,
+      dim: 4,
+      space: LABELS,
+    });
+    const losses = [];
+    for (let step = 1; step <= 3; step++) {
+      losses.push((await model.trainStep(batch, step, 16)).prediction);
+    }
+    const saved = await model.params.save();
+    return { losses, weights: Object.values(saved).flatMap((t) => [...t.data]) };
+  };
+  const [a, b, c] = [await run(5), await run(5), await run(6)];
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.weights, c.weights);
+});
