@@ -26,9 +26,7 @@ export async function trainCommand(
     if (typeof values[flag] !== "string") throw new DataError(`train needs --${flag}`);
   }
   const config = configFromFlags(values);
-  const gpu = await getGpu();
-  log(`adapter: ${gpu.description}`);
-  const { best, epochs } = await train(gpu, {
+  const { best, epochs } = await train(getGpu, {
     trainPath: values.train as string,
     validPath: values.valid as string,
     outDir: values.out as string,

@@ -68,10 +68,13 @@ const METRICS_HEADER =
  *
  * @example
  * ```ts ignore
- * await train(gpu, { trainPath: "a.csv", validPath: "b.csv", outDir: "run", config, log: console.log });
+ * await train(getGpu, { trainPath: "a.csv", validPath: "b.csv", outDir: "run", config, log: console.log });
  * ```
  */
-export async function train(gpu: Gpu, run: TrainRun): Promise<{ best: number; epochs: number }> {
+export async function train(
+  device: () => Promise<Gpu>,
+  run: TrainRun,
+): Promise<{ best: number; epochs: number }> {
   const { config, log } = run;
   const spec = taskSpec(config);
   const trainTable = readTable(run.trainPath);
@@ -106,6 +109,9 @@ export async function train(gpu: Gpu, run: TrainRun): Promise<{ best: number; ep
       }%), ${dim}-d`,
     );
   }
+  // The data is read and checked before the device is asked for, so bad input fails fast.
+  const gpu = await device();
+  log(`adapter: ${gpu.description}`);
   const model = new MtmModel(gpu, { config, vocabSize: vocab.size, dim, space }, embeddings);
   await Deno.mkdir(run.outDir, { recursive: true });
   const metricsPath = `${run.outDir}/metrics.csv`;

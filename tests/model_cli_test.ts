@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
+import { mulberry32 } from "../kernels/rng.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+async function maskconv(...args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+/** Documents whose tags follow from words in them, as CSV with an id column. */
+function documents(n: number, seed: number): string {
+  const next = mulberry32(seed);
+  const words = ["the", "tool", "for", "your", "files", "fast", "small", "with", "and", "many"];
+  const rows = Array.from({ length: n }, (_, i) => {
+    const text = Array.from(
+      { length: 6 + Math.floor(next() * 10) },
+      () => words[Math.floor(next() * 10)],
+    );
+    const tags: string[] = [];
+    if (i % 2 === 0) {
+      text.splice(Math.floor(next() * text.length), 0, "audio");
+      tags.push("sound");
+    }
+    if (i % 3 === 0) {
+      text.splice(Math.floor(next() * text.length), 0, "network");
+      tags.push("net");
+    }
+    if (!tags.length) tags.push("other");
+    return { id: `doc${i}`, text: text.join(" "), tags: tags.join("|") };
+  });
+  return stringify(rows, { header: true });
+}
+
+const SMALL = [
+  "--widths",
+  "3",
+  "--filters",
+  "4",
+  "--masker-hidden",
+  "4",
+  "--classifier-hidden",
+  "4",
+];
+
+Deno.test("train, eval, predict and explain work end to end on a small labels CSV", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/train.csv`, documents(48, 1));
+  await Deno.writeTextFile(`${dir}/valid.csv`, documents(12, 2));
+  const trained = await maskconv(
+    "train",
+    "--train",
+    `${dir}/train.csv`,
+    "--valid",
+    `${dir}/valid.csv`,
+    "--out",
+    `${dir}/model`,
+    "--labels-column",
+    "tags",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--min-count",
+    "1",
+    ...SMALL,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  for (const file of ["model.safetensors", "config.json", "vocab.txt", "metrics.csv"]) {
+    assert.ok((await Deno.stat(`${dir}/model/${file}`)).size > 0, file);
+  }
+  const metrics = (await Deno.readTextFile(`${dir}/model/metrics.csv`)).trim().split("\n");
+  assert.equal(metrics.length, 3, "a header and one row per epoch");
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/model/config.json`)).space.targets, [
+    "net",
+    "other",
+    "sound",
+  ]);
+
+  const evaluated = await maskconv(
+    "eval",
+    "--model",
+    `${dir}/model`,
+    "--data",
+    `${dir}/valid.csv`,
+    "--json",
+  );
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  const report = JSON.parse(evaluated.stdout);
+  assert.equal(report.documents, 12);
+  for (const key of ["microF1", "macroF1", "precisionAt", "microAuc", "mask_shares"]) {
+    assert.ok(key in report, key);
+  }
+
+  const predicted = await maskconv(
+    "predict",
+    "--model",
+    `${dir}/model`,
+    "--data",
+    `${dir}/valid.csv`,
+    "--out",
+    `${dir}/predictions.csv`,
+  );
+  assert.equal(predicted.code, 0, predicted.stderr);
+  const rows = parse(await Deno.readTextFile(`${dir}/predictions.csv`), {
+    columns: true,
+  }) as Record<string, string>[];
+  assert.equal(rows.length, 12);
+  assert.equal(rows[0].id, "doc0");
+  assert.ok(["labels", "p:net", "p:other", "p:sound"].every((c) => c in rows[0]));
+
+  const explained = await maskconv(
+    "explain",
+    "--model",
+    `${dir}/model`,
+    "--text",
+    "a small audio tool",
+  );
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.match(explained.stdout, /a small audio/);
+  assert.match(explained.stdout, /→ labels: /);
+});
+
+Deno.test("train names a missing column in one line and exits with 2", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/train.csv`, documents(8, 1));
+  const result = await maskconv(
+    "train",
+    "--train",
+    `${dir}/train.csv`,
+    "--valid",
+    `${dir}/train.csv`,
+    "--out",
+    `${dir}/model`,
+    "--labels-column",
+    "tag",
+  );
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  assert.match(result.stderr, /train\.csv.*"tag".*tags/);
+});
