@@ -9,7 +9,11 @@
 import { getGpu } from "./gpu.ts";
 import { MaskedConv } from "./masked_conv/masked_conv.ts";
 import type { MaskedConvShape } from "./masked_conv/reference.ts";
-import { maskedMaxPoolBackward, maskedMaxPoolForward } from "./masked_max_pool/reference.ts";
+import {
+  maskedMaxPoolBackward,
+  maskedMaxPoolForward,
+  preActivations,
+} from "./masked_max_pool/reference.ts";
 import { NaiveMaskedConv } from "./naive_conv/naive_conv.ts";
 import { projectionBackward, projectionForward } from "./projection/reference.ts";
 import { fillUniform, mulberry32 } from "./rng.ts";
@@ -118,21 +122,40 @@ function absSum(values: ArrayLike<number>): number {
   return s;
 }
 
+/** The float64 checksums, and what the GPU's arg-max choices change in them. */
+interface ReferenceChecksums {
+  sums: Checksums;
+  absSums: Checksums;
+  /** With the GPU's arg-max where it differs from float64's (absent without `gpuArgmax`). */
+  resolved?: Checksums;
+  /** Pooled values whose GPU arg-max differs from float64's. */
+  disagreements: number;
+  /** Largest float64 gap between the two positions of a disagreement. */
+  largestGap: number;
+}
+
 /**
  * The checksums in float64 on the CPU, composed from the projection and masked max-pool
  * references one document at a time (an icd document's m is 178 MB in float64), with the sums
- * of absolute values that scale their errors.
+ * of absolute values that scale their errors. Given the GPU's arg-max, it also recomputes the
+ * gradients with the GPU's choice wherever the two differ, and says by how much float64 rated
+ * the two positions apart: a near-tie (a gap float32 cannot resolve) makes either choice right.
  */
 function referenceChecksums(
   { x, m, W, bias, G }: BenchInputs,
   { B, L, D, T, F, K }: BenchShape,
-): { sums: Checksums; absSums: Checksums } {
+  gpuArgmax?: Int32Array,
+): ReferenceChecksums {
   const W64 = Float64Array.from(W);
   const bias64 = Float64Array.from(bias);
   const projection = { N: L, D, F, K };
   const pool = { B: 1, L, T, widths: [{ K, F }] };
-  const sums: Checksums = { y: 0, dx: 0, dm: 0, dW: 0, db: 0 };
-  const absSums: Checksums = { y: 0, dx: 0, dm: 0, dW: 0, db: 0 };
+  const zero = (): Checksums => ({ y: 0, dx: 0, dm: 0, dW: 0, db: 0 });
+  const sums = zero();
+  const absSums = zero();
+  const resolved = zero();
+  let disagreements = 0;
+  let largestGap = 0;
   const add = (name: keyof Checksums, values: Float64Array) => {
     sums[name] += sum(values);
     absSums[name] += absSum(values);
@@ -152,10 +175,29 @@ function referenceChecksums(
     add("dm", back.dm);
     grads.dW.forEach((v, i) => dW[i] += v);
     back.dbias.forEach((v, i) => db[i] += v);
+    if (!gpuArgmax) continue;
+    const chosen = { ...forward, argmax: forward.argmax.slice(), zmax: forward.zmax.slice() };
+    for (let o = 0; o < T * F; o++) {
+      const position = gpuArgmax[b * T * F + o];
+      if (position === forward.argmax[o]) continue;
+      const [t, f] = [Math.floor(o / F), o % F];
+      const z = preActivations(P, mb, bias64[f], L, { L, T, C: K * F }, 0, t, { K, F }, 0, f);
+      disagreements++;
+      largestGap = Math.max(largestGap, forward.zmax[o] - z[position]);
+      chosen.argmax[o] = position;
+      chosen.zmax[o] = z[position];
+    }
+    const backChosen = maskedMaxPoolBackward(P, mb, [L], chosen, gb, pool);
+    const gradsChosen = projectionBackward(xb, W64, backChosen.dP, projection);
+    resolved.dx += sum(gradsChosen.dx);
+    resolved.dm += sum(backChosen.dm);
+    resolved.dW += sum(gradsChosen.dW);
+    resolved.db += sum(backChosen.dbias);
   }
   add("dW", dW);
   add("db", db);
-  return { sums, absSums };
+  resolved.y = sums.y;
+  return { sums, absSums, resolved: gpuArgmax && resolved, disagreements, largestGap };
 }
 
 /**
@@ -194,6 +236,7 @@ export async function runBenchShape(
   const stepMs: number[] = [];
   let uploadMs: number;
   let readbackMs: number;
+  let gpuArgmax: Int32Array | undefined;
   const inputs = drawInputs(shape);
   try {
     sampleRss();
@@ -217,6 +260,7 @@ export async function runBenchShape(
     sampleRss();
     const grads = await layer.readGradients();
     readbackMs = performance.now() - readbackStart;
+    if (opts.verify && layer instanceof MaskedConv) gpuArgmax = await layer.readArgmax();
     sampleRss();
     checksums = {
       y: sum(h),
@@ -256,7 +300,8 @@ export async function runBenchShape(
   };
   if (opts.verify) {
     const verifyStart = performance.now();
-    const { sums, absSums } = referenceChecksums(inputs, shape);
+    const reference = referenceChecksums(inputs, shape, gpuArgmax);
+    const { sums, absSums, resolved } = reference;
     sampleRss();
     result.verify_ms = performance.now() - verifyStart;
     for (const n of CHECKSUM_NAMES) {
@@ -267,6 +312,14 @@ export async function runBenchShape(
       result[`verify_rel_err_${n}`] = error / Math.abs(sums[n]);
       // Scaled by Σ|ref|: what float32 rounding of the values themselves can explain.
       result[`verify_err_over_abs_sum_${n}`] = error / absSums[n];
+      if (resolved) {
+        result[`verify_resolved_rel_err_${n}`] = Math.abs(checksums[n] - resolved[n]) /
+          Math.abs(resolved[n]);
+      }
+    }
+    if (resolved) {
+      result.verify_argmax_disagreements = reference.disagreements;
+      result.verify_argmax_largest_gap = reference.largestGap;
     }
   }
   result.peak_rss_mb = peakRss / 2 ** 20;

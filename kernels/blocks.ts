@@ -42,14 +42,14 @@ export function takeBlock(
  * console.log(target); // [0, 2, 3, 0, 5, 6]
  * ```
  */
-export function putBlock(
-  target: Float32Array,
+export function putBlock<A extends Float32Array | Uint32Array>(
+  target: A,
   cols: number,
   r0: number,
   nr: number,
   c0: number,
   nc: number,
-  block: Float32Array,
+  block: A,
 ): void {
   for (let r = 0; r < nr; r++) {
     target.set(block.subarray(r * nc, (r + 1) * nc), (r0 + r) * cols + c0);

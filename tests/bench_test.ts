@@ -36,6 +36,11 @@ Deno.test("bench reports its fields, and fast, naive and float64 checksums agree
       assert.ok(error <= CHECKSUM_TOLERANCE, `${mode} checksum_${n} off the float64 one: ${error}`);
     }
   }
+  // Only the fast layer reports its arg-max, so only it can say which gaps were near-ties.
+  assert.equal(fast.verify_argmax_disagreements, 0);
+  for (const n of CHECKSUMS) {
+    assert.ok((fast[`verify_resolved_rel_err_${n}`] as number) <= 1e-5, `resolved ${n}`);
+  }
   assert.ok((naive.flops_per_step as number) > (fast.flops_per_step as number));
   for (const n of CHECKSUMS) {
     const gap = Math.abs((fast[`checksum_${n}`] as number) - (naive[`checksum_${n}`] as number));

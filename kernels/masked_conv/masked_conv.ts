@@ -83,6 +83,7 @@ interface TargetTile {
   dm: GPUBuffer;
   h: GPUBuffer;
   g: GPUBuffer;
+  argmax: GPUBuffer;
   pool: MaskedMaxPoolLaunch;
 }
 
@@ -226,7 +227,7 @@ export class MaskedConv {
           dm,
           dbPartial,
         });
-        tile.targets.push({ t0, nt, m, dm, h, g, pool });
+        tile.targets.push({ t0, nt, m, dm, h, g, argmax, pool });
       }
       this.#tiles.push(tile);
     }
@@ -343,22 +344,35 @@ export class MaskedConv {
 
   /** Reads h [B,T,ΣF] back. */
   async readOutput(): Promise<Float32Array> {
+    return new Float32Array(await this.#readPooled((target) => target.h));
+  }
+
+  /**
+   * Reads back the position each pooled value was taken from, [B,T,ΣF] (−1 for an empty
+   * document): what a float64 check needs to tell arg-max near-ties from errors.
+   */
+  async readArgmax(): Promise<Int32Array> {
+    return new Int32Array(await this.#readPooled((target) => target.argmax));
+  }
+
+  /** One [B,T,ΣF] tensor assembled from its per-tile buffers, copied as raw 4-byte words. */
+  async #readPooled(pick: (target: TargetTile) => GPUBuffer): Promise<ArrayBuffer> {
     const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
-    const data = await readBuffers(this.#gpu, targets.map(({ target }) => target.h));
+    const data = await readBuffers(this.#gpu, targets.map(({ target }) => pick(target)));
     const { B, T } = this.shape;
-    const h = new Float32Array(B * T * this.#F_total);
+    const pooled = new Uint32Array(B * T * this.#F_total);
     targets.forEach(({ tile, target }, i) => {
       putBlock(
-        h,
+        pooled,
         T * this.#F_total,
         tile.b0,
         tile.nb,
         target.t0 * this.#F_total,
         target.nt * this.#F_total,
-        new Float32Array(data[i]),
+        new Uint32Array(data[i]),
       );
     });
-    return h;
+    return pooled.buffer;
   }
 
   /** Reads every gradient back in one submission. */
