@@ -5,9 +5,10 @@
  * dz [B,T,F,L] and dxm [B,L,T,D] before reducing them to dW, dbias, dm and dx.
  *
  * Same host API as `MaskedConv` (../masked_conv/masked_conv.ts), so the benchmark swaps one for
- * the other. The materialised tensors are split over documents × targets into buffers that each
- * fit a binding, and all of them are allocated at once: that memory is the point of the
- * comparison.
+ * the other, and the same model API (projection-layout parameters, `activations`, `encode…`), so
+ * a model can train with either. The materialised tensors are split over documents × targets
+ * into buffers that each fit a binding, and all of them are allocated at once: that memory is
+ * the point of the comparison.
  *
  * @module
  */
@@ -22,8 +23,13 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
-import type { MaskedConvGpuGradients } from "../masked_conv/masked_conv.ts";
+import type {
+  MaskedConvActivations,
+  MaskedConvGpuGradients,
+  MaskedConvParameters,
+} from "../masked_conv/masked_conv.ts";
 import type { MaskedConvShape } from "../masked_conv/reference.ts";
+import { fromProjectionLayout, toProjectionLayout } from "../projection/projection.ts";
 import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
 
 /**
@@ -90,13 +96,17 @@ interface NaiveMemory {
   copies: number;
   /** z and dz [B,T,F,L] of every width. */
   activations: number;
-  /** m, dm, x, dx, h, g, the pooling state, weights, their gradients and partial sums. */
+  /**
+   * m, dm, x, dx, h, g, the pooling state, the parameters in both layouts (counted even when a
+   * model owns them), their gradients and the partial sums of dW.
+   */
   rest: number;
   total: number;
 }
 
 function naiveMemory({ B, L, D, T, widths }: MaskedConvShape): NaiveMemory {
   const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+  const C = widths.reduce((sum, w) => sum + w.K * w.F, 0);
   const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
   // Partial sums of dW: one row per chunk of the (b,t,l) axis, at most NAIVE_TRIPS rows.
   const chunks = Math.min(Math.ceil((B * T * L) / NAIVE_TRIPS), NAIVE_TRIPS);
@@ -104,7 +114,7 @@ function naiveMemory({ B, L, D, T, widths }: MaskedConvShape): NaiveMemory {
   const activations = 2 * B * T * F_total * L * 4;
   const rest = 4 * (
     2 * B * L * T + 2 * B * L * D + B + 4 * B * T * F_total +
-    widths.reduce((sum, { K, F }) => sum + 2 * (F * D * K + F), 0) +
+    3 * D * C + 2 * F_total + // W [F,D,K] of every width, Wt, dWt [D,C], bias, dbias
     chunks * gradRow
   );
   return { copies, activations, rest, total: copies + activations + rest };
@@ -185,6 +195,11 @@ export interface NaiveMaskedConvOptions {
    * constructor throws {@link NaiveMemoryError} before allocating anything.
    */
   memoryBudgetBytes?: number;
+  /**
+   * Parameter buffers owned by a model, in the projection layout Wt [D, Σ K·F] of `MaskedConv`;
+   * else the layer's own. dWt and dbias are overwritten by each backward.
+   */
+  parameters?: MaskedConvParameters;
 }
 
 interface Dispatch {
@@ -193,22 +208,36 @@ interface Dispatch {
   invocations: number;
 }
 
-interface DocTile {
+/** Activation buffers holding documents b0..b0+nb: the whole batch, or one tile's documents. */
+interface DocBlock {
   b0: number;
   nb: number;
   x: GPUBuffer; // [nb,L,D]
   dx: GPUBuffer; // [nb,L,D]
   lengths: GPUBuffer; // [nb] u32
-  targets: TargetTile[];
+  targets: TargetBlock[];
 }
 
-interface TargetTile {
+/** Activation buffers holding targets t0..t0+nt of a {@link DocBlock}'s documents. */
+interface TargetBlock {
   t0: number;
   nt: number;
   m: GPUBuffer; // [nb,L,nt]
   dm: GPUBuffer; // [nb,L,nt]
   h: GPUBuffer; // [nb,nt,F_total]
   g: GPUBuffer; // [nb,nt,F_total]
+}
+
+/** Where a tile sits in its activation buffers, as the Params words b0, t0 and T take it. */
+interface TilePlace {
+  nb: number;
+  nt: number;
+  /** First document of the tile in its {@link DocBlock}. */
+  b0: number;
+  /** First target of the tile in its {@link TargetBlock}. */
+  t0: number;
+  /** Targets of the {@link TargetBlock}: the row length of m, dm, h and g. */
+  T: number;
 }
 
 /** The [start, end) slices of [0, total) of at most `step` each (one empty slice if total = 0). */
@@ -220,8 +249,22 @@ function slices(total: number, step: number): [number, number][] {
   return out;
 }
 
+/** Whether x, dx [B,L,D], m, dm [B,L,T], h and g [B,T,ΣF] each fit one binding whole. */
+function activationsFit({ B, L, D, T, widths }: MaskedConvShape, maxElements: number): boolean {
+  const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+  return B * L * Math.max(D, T) <= maxElements && B * T * F_total <= maxElements;
+}
+
 /**
  * The naive layer with every buffer, pipeline and bind group built once.
+ *
+ * Its parameters are in the projection layout of `MaskedConv`, so a model can hand both layers
+ * the same buffers. The convolution itself keeps a framework's W [F,D,K], so that it stays the
+ * baseline the benchmark measured: the forward first unpacks W out of Wt (D·Σ K·F values a
+ * step, negligible beside the masked copies), and the dW reduction writes into dWt. The
+ * activations x, m, h, g, dx and dm are whole [B,…] buffers whenever each fits a binding, even
+ * when the materialised xm, z, dz and dxm are split into tiles; only then can a model share
+ * them through {@link NaiveMaskedConv.activations}.
  *
  * @example
  * ```ts
@@ -242,10 +285,9 @@ export class NaiveMaskedConv {
   readonly plan: NaiveTilePlan;
   #gpu: Gpu;
   #F_total: number;
-  #weights: GPUBuffer[] = [];
-  #bias: GPUBuffer;
-  #weightGrads: GPUBuffer[] = []; // per width: dW [F,K,D] then dbias [F]
-  #tiles: DocTile[] = [];
+  #maxBindingBytes: number;
+  #params: MaskedConvParameters;
+  #blocks: DocBlock[] = [];
   #forward: Dispatch[] = [];
   #backward: Dispatch[] = [];
   #buffers: GPUBuffer[] = [];
@@ -267,10 +309,12 @@ export class NaiveMaskedConv {
     }
     this.#gpu = gpu;
     this.shape = shape;
+    this.#maxBindingBytes = maxBindingBytes;
     const maxElements = Math.floor(maxBindingBytes / 4);
     this.plan = planNaiveTiles(shape, maxElements);
     const { B, L, D, T, widths } = shape;
     const F_total = widths.reduce((sum, w) => sum + w.F, 0);
+    const C = widths.reduce((sum, w) => sum + w.K * w.F, 0);
     this.#F_total = F_total;
     const buffer = (elements: number, label: string) => {
       const b = tensorBuffer(gpu, elements, label);
@@ -282,26 +326,96 @@ export class NaiveMaskedConv {
       this.#buffers.push(b);
       return b;
     };
-    const pipeline = (entry: string) => computePipeline(gpu, NAIVE_WGSL, entry);
     const dispatch = (
       into: Dispatch[],
       entry: string,
       buffers: Record<number, GPUBuffer>,
       invocations: number,
     ) => {
-      const p = pipeline(entry);
-      into.push({
-        pipeline: p,
-        group: bindBuffers(gpu, p, buffers),
-        invocations,
-      });
+      const pipeline = computePipeline(gpu, NAIVE_WGSL, entry);
+      into.push({ pipeline, group: bindBuffers(gpu, pipeline, buffers), invocations });
+    };
+    // First filter of each width in h and bias, and first column in Wt.
+    const fOffsets = widths.map((_, w) => widths.slice(0, w).reduce((sum, x) => sum + x.F, 0));
+    const cOffsets = widths.map((_, w) =>
+      widths.slice(0, w).reduce((sum, x) => sum + x.K * x.F, 0)
+    );
+    // Words of Params in naive_conv.wgsl; F, K, f_off and c_off are those of width w (none: -1).
+    const words = (
+      place: TilePlace,
+      w: number,
+      begin: number,
+      end: number,
+      first: boolean,
+      chunk = 0,
+    ) => {
+      const { F, K } = widths[w] ?? { F: 0, K: 1 };
+      return [
+        place.nb,
+        L,
+        place.nt,
+        D,
+        F,
+        K,
+        F_total,
+        fOffsets[w] ?? 0,
+        begin,
+        end,
+        first ? 1 : 0,
+        chunk,
+        place.b0,
+        place.t0,
+        place.T,
+        C,
+        cOffsets[w] ?? 0,
+      ];
     };
 
-    this.#bias = buffer(F_total, "bias");
-    for (const { K, F } of widths) {
-      this.#weights.push(buffer(F * D * K, "W"));
-      this.#weightGrads.push(buffer(F * K * D + F, "dW dbias"));
+    this.#params = options.parameters ?? {
+      Wt: buffer(D * C, "Wt"),
+      bias: buffer(F_total, "bias"),
+      dWt: buffer(D * C, "dWt"),
+      dbias: buffer(F_total, "dbias"),
+    };
+    const { Wt, bias, dWt, dbias } = this.#params;
+    const weights = widths.map(({ K, F }) => buffer(F * D * K, "W"));
+    const noTile: TilePlace = { nb: 0, nt: 0, b0: 0, t0: 0, T: 0 };
+    widths.forEach(({ K, F }, w) => {
+      dispatch(this.#forward, "unpack_weights", {
+        0: params(words(noTile, w, 0, 0, true)),
+        5: weights[w],
+        19: Wt,
+      }, F * D * K);
+    });
+
+    const { docsPerTile, targetsPerTile } = this.plan;
+    const whole = activationsFit(shape, maxElements);
+    const docsPerBlock = whole ? B : docsPerTile;
+    const targetsPerBlock = whole ? T : targetsPerTile;
+    for (let b0 = 0; b0 < B; b0 += docsPerBlock) {
+      const nb = Math.min(docsPerBlock, B - b0);
+      const block: DocBlock = {
+        b0,
+        nb,
+        x: buffer(nb * L * D, "x"),
+        dx: buffer(nb * L * D, "dx"),
+        lengths: buffer(nb, "lengths"),
+        targets: [],
+      };
+      for (let t0 = 0; t0 < T; t0 += targetsPerBlock) {
+        const nt = Math.min(targetsPerBlock, T - t0);
+        block.targets.push({
+          t0,
+          nt,
+          m: buffer(nb * L * nt, "m"),
+          dm: buffer(nb * L * nt, "dm"),
+          h: buffer(nb * nt * F_total, "h"),
+          g: buffer(nb * nt * F_total, "g"),
+        });
+      }
+      this.#blocks.push(block);
     }
+
     const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
     const chunksPerGroup = Math.min(
       NAIVE_TRIPS,
@@ -312,7 +426,6 @@ export class NaiveMaskedConv {
         `naive mode: one row of dW (${gradRow} values) exceeds a binding`,
       );
     }
-    const { docsPerTile, targetsPerTile } = this.plan;
     const maxChunks = Math.ceil(
       (docsPerTile * targetsPerTile * L) / NAIVE_TRIPS,
     );
@@ -321,65 +434,24 @@ export class NaiveMaskedConv {
       "dW partial sums",
     );
 
-    for (let b0 = 0; b0 < B; b0 += docsPerTile) {
+    for (let b0 = 0, docTile = 0; b0 < B; b0 += docsPerTile, docTile++) {
       const nb = Math.min(docsPerTile, B - b0);
-      const tile: DocTile = {
-        b0,
-        nb,
-        x: buffer(nb * L * D, "x"),
-        dx: buffer(nb * L * D, "dx"),
-        lengths: buffer(nb, "lengths"),
-        targets: [],
-      };
-      for (let t0 = 0; t0 < T; t0 += targetsPerTile) {
+      const docs = this.#blocks[whole ? 0 : docTile];
+      for (let t0 = 0, targetTile = 0; t0 < T; t0 += targetsPerTile, targetTile++) {
         const nt = Math.min(targetsPerTile, T - t0);
-        const target: TargetTile = {
-          t0,
-          nt,
-          m: buffer(nb * L * nt, "m"),
-          dm: buffer(nb * L * nt, "dm"),
-          h: buffer(nb * nt * F_total, "h"),
-          g: buffer(nb * nt * F_total, "g"),
-        };
+        const targets = docs.targets[whole ? 0 : targetTile];
+        const place: TilePlace = { nb, nt, b0: b0 - docs.b0, t0: t0 - targets.t0, T: targets.nt };
         const xm = buffer(nb * L * nt * D, "xm");
         const dxm = buffer(nb * L * nt * D, "dxm");
         const zmax = buffer(nb * nt * F_total, "zmax");
         const argmax = buffer(nb * nt * F_total, "argmax");
         const firstTile = b0 === 0 && t0 === 0;
-        // Words of Params in naive_conv.wgsl; F, K and f_off are those of width w (none: -1).
-        const words = (
-          w: number,
-          begin: number,
-          end: number,
-          first: boolean,
-          chunk = 0,
-        ) => {
-          const fOff = widths.slice(0, Math.max(w, 0)).reduce(
-            (sum, x) => sum + x.F,
-            0,
-          );
-          const { F, K } = widths[w] ?? { F: 0, K: 1 };
-          return [
-            nb,
-            L,
-            nt,
-            D,
-            F,
-            K,
-            F_total,
-            fOff,
-            begin,
-            end,
-            first ? 1 : 0,
-            chunk,
-          ];
-        };
 
         dispatch(this.#forward, "mask_copy", {
-          0: params(words(-1, 0, 0, true)),
-          1: tile.x,
-          2: target.m,
-          3: tile.lengths,
+          0: params(words(place, -1, 0, 0, true)),
+          1: docs.x,
+          2: targets.m,
+          3: docs.lengths,
           4: xm,
         }, nb * L * nt * D);
         const z = widths.map(({ F }) => buffer(nb * nt * F * L, "z"));
@@ -387,40 +459,40 @@ export class NaiveMaskedConv {
         widths.forEach(({ K, F }, w) => {
           for (const [begin, end] of slices(D, Math.floor(NAIVE_TRIPS / K))) {
             dispatch(this.#forward, "conv_forward", {
-              0: params(words(w, begin, end, begin === 0)),
+              0: params(words(place, w, begin, end, begin === 0)),
               4: xm,
-              5: this.#weights[w],
-              6: this.#bias,
+              5: weights[w],
+              6: bias,
               7: z[w],
             }, nb * nt * Math.ceil(F / 4) * Math.ceil(L / 4));
           }
           for (const [begin, end] of slices(L, NAIVE_TRIPS)) {
             dispatch(this.#forward, "max_pool", {
-              0: params(words(w, begin, end, begin === 0)),
-              3: tile.lengths,
+              0: params(words(place, w, begin, end, begin === 0)),
+              3: docs.lengths,
               7: z[w],
               8: zmax,
               9: argmax,
-              10: target.h,
+              10: targets.h,
             }, nb * nt * F);
           }
         });
 
         widths.forEach(({ F }, w) => {
           dispatch(this.#backward, "pool_backward", {
-            0: params(words(w, 0, 0, true)),
+            0: params(words(place, w, 0, 0, true)),
             8: zmax,
             9: argmax,
-            11: target.g,
+            11: targets.g,
             12: dz[w],
           }, nb * nt * F * L);
         });
         widths.forEach(({ K, F }, w) => {
           for (const [begin, end] of slices(F, Math.floor(NAIVE_TRIPS / K))) {
             dispatch(this.#backward, "input_grad", {
-              0: params(words(w, begin, end, w === 0 && begin === 0)),
-              3: tile.lengths,
-              5: this.#weights[w],
+              0: params(words(place, w, begin, end, w === 0 && begin === 0)),
+              3: docs.lengths,
+              5: weights[w],
               12: dz[w],
               13: dxm,
             }, nb * nt * Math.ceil(L / 4) * Math.ceil(D / 4));
@@ -428,18 +500,18 @@ export class NaiveMaskedConv {
         });
         for (const [begin, end] of slices(D, NAIVE_TRIPS)) {
           dispatch(this.#backward, "mask_grad", {
-            0: params(words(-1, begin, end, begin === 0)),
-            1: tile.x,
+            0: params(words(place, -1, begin, end, begin === 0)),
+            1: docs.x,
             13: dxm,
-            14: target.dm,
+            14: targets.dm,
           }, nb * L * nt);
         }
         for (const [begin, end] of slices(nt, NAIVE_TRIPS)) {
           dispatch(this.#backward, "embedding_grad", {
-            0: params(words(-1, begin, end, t0 === 0 && begin === 0)),
-            2: target.m,
+            0: params(words(place, -1, begin, end, t0 === 0 && begin === 0)),
+            2: targets.m,
             13: dxm,
-            15: tile.dx,
+            15: docs.dx,
           }, nb * L * D);
         }
         const tileChunks = Math.ceil((nb * nt * L) / NAIVE_TRIPS);
@@ -448,32 +520,32 @@ export class NaiveMaskedConv {
             Math.ceil(F / 4);
           for (const [c0, c1] of slices(tileChunks, chunksPerGroup)) {
             dispatch(this.#backward, "weight_grad_partial", {
-              0: params(words(w, c0, c1, false, NAIVE_TRIPS)),
+              0: params(words(place, w, c0, c1, false, NAIVE_TRIPS)),
               4: xm,
               12: dz[w],
               16: partial,
             }, (c1 - c0) * perChunk);
             dispatch(this.#backward, "weight_grad_reduce", {
-              0: params(words(w, 0, c1 - c0, firstTile && c0 === 0)),
+              0: params(words(place, w, 0, c1 - c0, firstTile && c0 === 0)),
               16: partial,
-              17: this.#weightGrads[w],
+              17: dWt,
+              18: dbias,
             }, F * K * D + F);
           }
         });
-        tile.targets.push(target);
       }
-      this.#tiles.push(tile);
     }
   }
 
   /** Uploads per-width weights W_i [F_i,D,K_i] and the biases of all widths [ΣF]. */
   setWeights(weights: ArrayLike<number>[], bias: ArrayLike<number>): void {
     const queue = this.#gpu.device.queue;
-    weights.forEach((W, w) => queue.writeBuffer(this.#weights[w], 0, Float32Array.from(W)));
-    queue.writeBuffer(this.#bias, 0, Float32Array.from(bias));
+    const { D, widths } = this.shape;
+    queue.writeBuffer(this.#params.Wt, 0, toProjectionLayout(weights, widths, D));
+    queue.writeBuffer(this.#params.bias, 0, Float32Array.from(bias));
   }
 
-  /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, tile by tile. */
+  /** Uploads x [B,L,D], m [B,L,T] and the documents' lengths, block by block. */
   setInputs(
     x: Float32Array<ArrayBuffer>,
     m: Float32Array<ArrayBuffer>,
@@ -481,30 +553,30 @@ export class NaiveMaskedConv {
   ): void {
     const { L, D, T } = this.shape;
     const queue = this.#gpu.device.queue;
-    for (const tile of this.#tiles) {
+    for (const block of this.#blocks) {
       queue.writeBuffer(
-        tile.x,
+        block.x,
         0,
-        x.subarray(tile.b0 * L * D, (tile.b0 + tile.nb) * L * D),
+        x.subarray(block.b0 * L * D, (block.b0 + block.nb) * L * D),
       );
       const docLengths = Uint32Array.from(
-        { length: tile.nb },
-        (_, i) => lengths[tile.b0 + i],
+        { length: block.nb },
+        (_, i) => lengths[block.b0 + i],
       );
       if (docLengths.some((len) => len > L)) {
         throw new RangeError(`a length exceeds L=${L}`);
       }
-      queue.writeBuffer(tile.lengths, 0, docLengths);
-      for (const target of tile.targets) {
-        const block = takeBlock(
+      queue.writeBuffer(block.lengths, 0, docLengths);
+      for (const target of block.targets) {
+        const part = takeBlock(
           m,
           T,
-          tile.b0 * L,
-          tile.nb * L,
+          block.b0 * L,
+          block.nb * L,
           target.t0,
           target.nt,
         );
-        queue.writeBuffer(target.m, 0, block);
+        queue.writeBuffer(target.m, 0, part);
       }
     }
   }
@@ -512,46 +584,90 @@ export class NaiveMaskedConv {
   /** Uploads the upstream gradient g [B,T,ΣF] of the pooled features. */
   setUpstream(g: Float32Array<ArrayBuffer>): void {
     const F_total = this.#F_total;
-    for (const tile of this.#tiles) {
-      for (const target of tile.targets) {
-        const block = takeBlock(
+    for (const block of this.#blocks) {
+      for (const target of block.targets) {
+        const part = takeBlock(
           g,
           this.shape.T * F_total,
-          tile.b0,
-          tile.nb,
+          block.b0,
+          block.nb,
           target.t0 * F_total,
           target.nt * F_total,
         );
-        this.#gpu.device.queue.writeBuffer(target.g, 0, block);
+        this.#gpu.device.queue.writeBuffer(target.g, 0, part);
       }
     }
   }
 
-  /** Runs the forward: xm, z and h [B,T,ΣF] on the GPU. */
+  /**
+   * The activation buffers, when each is one whole buffer (what a model composes with): x,
+   * lengths, m and g are filled by the model; h is written by the forward; dx and dm are
+   * overwritten by the backward.
+   */
+  get activations(): MaskedConvActivations {
+    const [block] = this.#blocks;
+    if (this.#blocks.length !== 1 || block.targets.length !== 1) {
+      throw new RangeError(
+        `naive mode: x [B,L,D], m [B,L,T] or h [B,T,ΣF] does not fit one ` +
+          `${this.#maxBindingBytes}-byte binding at this shape; lower --batch-size or --max-len`,
+      );
+    }
+    const [target] = block.targets;
+    const { x, lengths, dx } = block;
+    return { x, lengths, dx, m: target.m, h: target.h, g: target.g, dm: target.dm };
+  }
+
+  /** Records the forward (W out of Wt, then xm, z and h) into `pass`. */
+  encodeForward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#forward);
+  }
+
+  /**
+   * Records nothing: every buffer the backward writes is overwritten, none accumulated from
+   * zero. It exists so that a model drives this layer and `MaskedConv` alike.
+   */
+  encodeClears(_encoder: GPUCommandEncoder): void {}
+
+  /**
+   * Records the backward of Σ h·g into `pass`: dz, dxm, then dx, dm, dWt and dbias. It uses the
+   * weights the last recorded forward unpacked.
+   */
+  encodeBackward(pass: GPUComputePassEncoder): void {
+    this.#encode(pass, this.#backward);
+  }
+
+  /** Runs the forward: h [B,T,ΣF] on the GPU. */
   forward(): void {
-    this.#submit("naive conv forward", this.#forward);
-  }
-
-  /** Runs the backward of Σ h·g: dz, dxm, then dx, dm, dW and dbias on the GPU. */
-  backward(): void {
-    this.#submit("naive conv backward", this.#backward);
-  }
-
-  #submit(label: string, dispatches: Dispatch[]) {
-    const encoder = this.#gpu.device.createCommandEncoder({ label });
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "naive conv forward" });
     const pass = encoder.beginComputePass();
+    this.encodeForward(pass);
+    pass.end();
+    this.#gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Runs the backward of Σ h·g: dx, dm, dWt and dbias on the GPU. */
+  backward(): void {
+    const encoder = this.#gpu.device.createCommandEncoder({ label: "naive conv backward" });
+    this.encodeClears(encoder);
+    const pass = encoder.beginComputePass();
+    this.encodeBackward(pass);
+    pass.end();
+    this.#gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
     for (const { pipeline, group, invocations } of dispatches) {
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
       dispatchFlat(this.#gpu, pass, invocations);
     }
-    pass.end();
-    this.#gpu.device.queue.submit([encoder.finish()]);
   }
 
   /** Reads h [B,T,ΣF] back. */
   async readOutput(): Promise<Float32Array> {
-    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+    const targets = this.#blocks.flatMap((block) =>
+      block.targets.map((target) => ({ block, target }))
+    );
     const data = await readBuffers(
       this.#gpu,
       targets.map(({ target }) => target.h),
@@ -559,16 +675,15 @@ export class NaiveMaskedConv {
     const { B, T } = this.shape;
     const F_total = this.#F_total;
     const h = new Float32Array(B * T * F_total);
-    targets.forEach(({ tile, target }, i) => {
-      const block = new Float32Array(data[i]);
+    targets.forEach(({ block, target }, i) => {
       putBlock(
         h,
         T * F_total,
-        tile.b0,
-        tile.nb,
+        block.b0,
+        block.nb,
         target.t0 * F_total,
         target.nt * F_total,
-        block,
+        new Float32Array(data[i]),
       );
     });
     return h;
@@ -577,44 +692,31 @@ export class NaiveMaskedConv {
   /** Reads every gradient back in one submission. */
   async readGradients(): Promise<MaskedConvGpuGradients> {
     const { B, L, D, T, widths } = this.shape;
-    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
-    const data = await readBuffers(this.#gpu, [
-      ...this.#weightGrads,
-      ...this.#tiles.map((tile) => tile.dx),
+    const targets = this.#blocks.flatMap((block) =>
+      block.targets.map((target) => ({ block, target }))
+    );
+    const [dWt, dbias, ...rest] = await readBuffers(this.#gpu, [
+      this.#params.dWt,
+      this.#params.dbias,
+      ...this.#blocks.map((block) => block.dx),
       ...targets.map(({ target }) => target.dm),
     ]);
-    const dW: Float64Array[] = [];
-    const dbias = new Float32Array(this.#F_total);
-    let fOff = 0;
-    widths.forEach(({ K, F }, w) => {
-      const grads = new Float32Array(data[w]); // dW [F,K,D] then dbias [F]
-      const W = new Float64Array(F * D * K);
-      for (let f = 0; f < F; f++) {
-        for (let k = 0; k < K; k++) {
-          for (let d = 0; d < D; d++) {
-            W[(f * D + d) * K + k] = grads[(f * K + k) * D + d];
-          }
-        }
-      }
-      dW.push(W);
-      dbias.set(grads.subarray(F * K * D), fOff);
-      fOff += F;
-    });
     const dx = new Float32Array(B * L * D);
-    this.#tiles.forEach((tile, i) => {
-      dx.set(new Float32Array(data[widths.length + i]), tile.b0 * L * D);
-    });
+    this.#blocks.forEach((block, i) => dx.set(new Float32Array(rest[i]), block.b0 * L * D));
     const dm = new Float32Array(B * L * T);
-    targets.forEach(({ tile, target }, i) => {
-      const block = new Float32Array(
-        data[widths.length + this.#tiles.length + i],
-      );
-      putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
+    targets.forEach(({ block, target }, i) => {
+      const part = new Float32Array(rest[this.#blocks.length + i]);
+      putBlock(dm, T, block.b0 * L, block.nb * L, target.t0, target.nt, part);
     });
-    return { dx, dm, dW, dbias };
+    return {
+      dx,
+      dm,
+      dW: fromProjectionLayout(new Float32Array(dWt), widths, D),
+      dbias: new Float32Array(dbias),
+    };
   }
 
-  /** Frees every GPU buffer of the layer. */
+  /** Frees every GPU buffer the layer made (not parameters passed in by a model). */
   destroy(): void {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];

@@ -1,7 +1,8 @@
 // The naive masked convolution, done the way a framework would: materialise every target's
 // masked copy of the embeddings, convolve each copy, max-pool the materialised z; the backward
-// materialises dz and dxm and reduces them. It exists only as the benchmark's baseline, on one
-// tile of nb documents × nt targets and one width per dispatch:
+// materialises dz and dxm and reduces them. It exists only as the baseline of the benchmark and
+// of a naive-mode model step, on one tile of nb documents × nt targets and one width per
+// dispatch:
 //
 //   xm[b,l,t,d]  = m[b,l,t]·x[b,l,d]·[l < len[b]]
 //   z[b,t,f,l]   = bias[f] + Σ_k Σ_d W[f,d,k]·xm[b,l+k−pad,t,d]
@@ -12,6 +13,12 @@
 //   dW[f,d,k]    = Σ_{b,t,l} dz[b,t,f,l]·xm[b,l+k−pad,t,d],   dbias[f] = Σ_{b,t,l} dz[b,t,f,l]
 //
 // Like a framework, every contraction is dense: nothing skips the zeros of dz.
+// W [F,D,K] is the framework's layout; the layer's parameters live in the fast layer's
+// projection layout Wt [D, Σ K·F] (column c_off + k·F + f of width w), so unpack_weights copies
+// W out of Wt before the forward and weight_grad_reduce writes dW straight into dWt.
+// x, m, lengths, h, g, dm and dx may hold more than the tile: the tile's documents start at b0
+// and its targets at t0 of the T targets of a row of m, dm, h and g. The materialised tensors
+// (xm, z, zmax, argmax, dz, dxm) hold exactly the tile.
 // Every invocation owns its outputs (gather form: deterministic, no float atomics). Each loop
 // walks a slice [begin, end) that the launcher sizes so no invocation runs more than ~12,288
 // iterations: llvmpipe silently stops loops past ~65,535. The three big contractions compute
@@ -30,32 +37,56 @@ struct Params {
   end: u32,
   first: u32, // 1: overwrite the outputs, 0: add to them (a later slice)
   chunk: u32, // weight grad: flat (b,t,l) steps per chunk
+  b0: u32, // first document of the tile in x, m, lengths, h, g, dm and dx
+  t0: u32, // first target of the tile in m, dm, h and g
+  T: u32, // targets per row of m, dm, h and g
+  C: u32, // columns of Wt and dWt: Σ K·F over all widths
+  c_off: u32, // first column of this width in Wt and dWt
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>; // [nb, L, D]
-@group(0) @binding(2) var<storage, read> m: array<f32>; // [nb, L, nt]
-@group(0) @binding(3) var<storage, read> lengths: array<u32>; // [nb]
+@group(0) @binding(1) var<storage, read> x: array<f32>; // [b0 + nb.., L, D]
+@group(0) @binding(2) var<storage, read> m: array<f32>; // [b0 + nb.., L, T]
+@group(0) @binding(3) var<storage, read> lengths: array<u32>; // [b0 + nb..]
 @group(0) @binding(4) var<storage, read_write> xm: array<f32>; // [nb, L, nt, D]
-@group(0) @binding(5) var<storage, read> W: array<f32>; // [F, D, K]
+@group(0) @binding(5) var<storage, read_write> W: array<f32>; // [F, D, K]
 @group(0) @binding(6) var<storage, read> bias: array<f32>; // [F_total]
 @group(0) @binding(7) var<storage, read_write> z: array<f32>; // [nb, nt, F, L]
 @group(0) @binding(8) var<storage, read_write> zmax: array<f32>; // [nb, nt, F_total]
 @group(0) @binding(9) var<storage, read_write> argmax: array<i32>; // [nb, nt, F_total]
-@group(0) @binding(10) var<storage, read_write> h: array<f32>; // [nb, nt, F_total]
-@group(0) @binding(11) var<storage, read> g: array<f32>; // [nb, nt, F_total]
+@group(0) @binding(10) var<storage, read_write> h: array<f32>; // [b0 + nb.., T, F_total]
+@group(0) @binding(11) var<storage, read> g: array<f32>; // [b0 + nb.., T, F_total]
 @group(0) @binding(12) var<storage, read_write> dz: array<f32>; // [nb, nt, F, L]
 @group(0) @binding(13) var<storage, read_write> dxm: array<f32>; // [nb, L, nt, D]
-@group(0) @binding(14) var<storage, read_write> dm: array<f32>; // [nb, L, nt]
-@group(0) @binding(15) var<storage, read_write> dx: array<f32>; // [nb, L, D]
+@group(0) @binding(14) var<storage, read_write> dm: array<f32>; // [b0 + nb.., L, T]
+@group(0) @binding(15) var<storage, read_write> dx: array<f32>; // [b0 + nb.., L, D]
 @group(0) @binding(16) var<storage, read_write> partial: array<f32>; // [chunks, F·K·D + F]
-@group(0) @binding(17) var<storage, read_write> dWdb: array<f32>; // [F, K, D] then [F]
+@group(0) @binding(17) var<storage, read_write> dWt: array<f32>; // [D, C]
+@group(0) @binding(18) var<storage, read_write> dbias: array<f32>; // [F_total]
+@group(0) @binding(19) var<storage, read> Wt: array<f32>; // [D, C]
 
 const WG: u32 = 64u;
 const LOWEST: f32 = -3.40282347e38;
 
 fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid.x;
+}
+
+// Row b·L + l of the tile, as a row of x, m, dm and dx.
+fn outer_row(row: u32) -> u32 {
+  return params.b0 * params.L + row;
+}
+
+// Element (row b·L + l, target t) of the tile in m and dm.
+fn m_index(row: u32, t: u32) -> u32 {
+  return outer_row(row) * params.T + params.t0 + t;
+}
+
+// Element (b·nt + t, column c) of the tile in h and g.
+fn h_index(bt: u32, c: u32) -> u32 {
+  let b = bt / params.nt;
+  let t = bt % params.nt;
+  return ((params.b0 + b) * params.T + params.t0 + t) * params.F_total + c;
 }
 
 // xm at position j of (b, t), 0 outside the document's padded range.
@@ -85,8 +116,8 @@ fn mask_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let d = id % params.D;
   let t = (id / params.D) % params.nt;
   let row = id / (params.D * params.nt); // b·L + l
-  let inside = row % params.L < lengths[row / params.L];
-  xm[id] = select(0.0, m[row * params.nt + t] * x[row * params.D + d], inside);
+  let inside = row % params.L < lengths[params.b0 + row / params.L];
+  xm[id] = select(0.0, m[m_index(row, t)] * x[outer_row(row) * params.D + d], inside);
 }
 
 // z over the inputs d in [begin, end): one invocation per (b, t, 4 filters, 4 positions).
@@ -142,7 +173,7 @@ fn max_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
     best = zmax[o];
     arg = argmax[o];
   }
-  let stop = min(params.end, lengths[b]);
+  let stop = min(params.end, lengths[params.b0 + b]);
   for (var l = params.begin; l < stop; l++) {
     let v = z[id * params.L + l];
     if (v > best) {
@@ -152,7 +183,7 @@ fn max_pool(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   }
   zmax[o] = best;
   argmax[o] = arg;
-  h[o] = select(0.0, max(best, 0.0), arg >= 0);
+  h[h_index(bt, params.f_off + f)] = select(0.0, max(best, 0.0), arg >= 0);
 }
 
 // The dense dz of the max-pool and relu: one invocation per element.
@@ -165,7 +196,7 @@ fn pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   let f = (id / params.L) % params.F;
   let bt = id / (params.L * params.F);
   let o = bt * params.F_total + params.f_off + f;
-  dz[id] = select(0.0, g[o], argmax[o] == l && zmax[o] > 0.0);
+  dz[id] = select(0.0, g[h_index(bt, params.f_off + f)], argmax[o] == l && zmax[o] > 0.0);
 }
 
 // dxm over the filters f in [begin, end): one invocation per (b, t, 4 positions, 4 inputs).
@@ -192,7 +223,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
       acc[3] += dz_at(b, t, f, l0 + 3) * w;
     }
   }
-  let len = lengths[b];
+  let len = lengths[params.b0 + b];
   for (var i = 0u; i < 4u; i++) {
     let j = j0 + i;
     for (var c = 0u; c < 4u; c++) {
@@ -213,11 +244,12 @@ fn mask_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let id = flat_id(wid, nwg, lid);
   if (id >= params.nb * params.L * params.nt) { return; }
   let row = id / params.nt; // b·L + j
-  var sum = select(dm[id], 0.0, params.first != 0u);
+  let out = m_index(row, id % params.nt);
+  var sum = select(dm[out], 0.0, params.first != 0u);
   for (var d = params.begin; d < params.end; d++) {
-    sum += dxm[id * params.D + d] * x[row * params.D + d];
+    sum += dxm[id * params.D + d] * x[outer_row(row) * params.D + d];
   }
-  dm[id] = sum;
+  dm[out] = sum;
 }
 
 // dx over the tile's targets t in [begin, end): one invocation per (b, j, d).
@@ -228,11 +260,12 @@ fn embedding_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (id >= params.nb * params.L * params.D) { return; }
   let d = id % params.D;
   let row = id / params.D; // b·L + j
-  var sum = select(dx[id], 0.0, params.first != 0u);
+  let out = outer_row(row) * params.D + d;
+  var sum = select(dx[out], 0.0, params.first != 0u);
   for (var t = params.begin; t < params.end; t++) {
-    sum += dxm[(row * params.nt + t) * params.D + d] * m[row * params.nt + t];
+    sum += dxm[(row * params.nt + t) * params.D + d] * m[m_index(row, t)];
   }
-  dx[id] = sum;
+  dx[out] = sum;
 }
 
 // Partial sums of dW and dbias over chunks of the flat (b, t, l) axis: chunk c covers
@@ -311,14 +344,40 @@ fn weight_grad_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
   }
 }
 
-// dWdb (+)= Σ over the partial sums' chunks c in [begin, end): one invocation per value.
+// dW (into dWt) and dbias (+)= Σ over the partial sums' chunks c in [begin, end): one
+// invocation per value of a partial row, dW[f,k,d] then dbias[f].
 @compute @workgroup_size(WG)
 fn weight_grad_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                       @builtin(local_invocation_id) lid: vec3u) {
   let id = flat_id(wid, nwg, lid);
-  let row_len = params.F * params.K * params.D + params.F;
+  let weights = params.F * params.K * params.D;
+  let row_len = weights + params.F;
   if (id >= row_len) { return; }
-  var sum = select(dWdb[id], 0.0, params.first != 0u);
+  let is_bias = id >= weights;
+  let d = id % params.D;
+  let k = (id / params.D) % params.K;
+  let f = id / (params.D * params.K);
+  let at = select(d * params.C + params.c_off + k * params.F + f, params.f_off + id - weights,
+                  is_bias);
+  var sum = 0.0;
+  if (params.first == 0u && is_bias) { sum = dbias[at]; }
+  if (params.first == 0u && !is_bias) { sum = dWt[at]; }
   for (var c = params.begin; c < params.end; c++) { sum += partial[c * row_len + id]; }
-  dWdb[id] = sum;
+  if (is_bias) {
+    dbias[at] = sum;
+  } else {
+    dWt[at] = sum;
+  }
+}
+
+// W [F,D,K] of this width out of the projection layout Wt: one invocation per value.
+@compute @workgroup_size(WG)
+fn unpack_weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_id) lid: vec3u) {
+  let id = flat_id(wid, nwg, lid);
+  if (id >= params.F * params.D * params.K) { return; }
+  let k = id % params.K;
+  let d = (id / params.K) % params.D;
+  let f = id / (params.K * params.D);
+  W[id] = Wt[d * params.C + params.c_off + k * params.F + f];
 }
