@@ -42,6 +42,8 @@ Commands:
   bench --shape NAME        time forward + backward of the layer: --repeat N (default 5),
                             --naive (the materialised approach), --verify (float64 checksums);
                             shapes: aspects, labels100, labels1k, icd
+  bench --model-step        time one training step of the default model on the Debtags sample
+                            (--naive: with the materialised convolution instead)
 
 Options:
   --debug                   show stack traces of errors
@@ -101,6 +103,7 @@ async function main(args: string[]): Promise<number> {
       repeat: { type: "string", default: "5" },
       naive: { type: "boolean" },
       verify: { type: "boolean" },
+      "model-step": { type: "boolean" },
       train: { type: "string" },
       valid: { type: "string" },
       out: { type: "string" },
@@ -138,11 +141,18 @@ async function main(args: string[]): Promise<number> {
       return await explainCommand(values);
     case "bench": {
       const repeat = Number(values.repeat);
-      if (!values.shape) {
-        throw new UsageError("bench needs --shape (aspects, labels100, labels1k, icd)");
-      }
       if (!Number.isInteger(repeat) || repeat < 1) {
         throw new UsageError(`--repeat must be a positive integer, got "${values.repeat}"`);
+      }
+      if (values["model-step"]) {
+        const { benchModelStep } = await import("./model/step_bench.ts");
+        console.log(JSON.stringify(await benchModelStep({ repeat, naive: values.naive ?? false })));
+        return 0;
+      }
+      if (!values.shape) {
+        throw new UsageError(
+          "bench needs --shape (aspects, labels100, labels1k, icd) or --model-step",
+        );
       }
       const { runBench } = await import("./kernels/bench.ts");
       const result = await runBench({

@@ -12,6 +12,7 @@ import { buildTokenIndex, EmbeddingLaunch } from "../kernels/embedding/embedding
 import { type Gpu, tensorBuffer } from "../kernels/gpu.ts";
 import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
 import { MaskedConv } from "../kernels/masked_conv/masked_conv.ts";
+import { NaiveMaskedConv } from "../kernels/naive_conv/naive_conv.ts";
 import {
   ConvMasker,
   fromMaskerLayout,
@@ -86,7 +87,7 @@ class BatchPlan {
   masker: Masker;
   softmax: TokenSoftmaxLaunch;
   regularisers: MaskRegularisersLaunch;
-  layer: MaskedConv;
+  layer: MaskedConv | NaiveMaskedConv;
   classifier: TargetClassifierLaunch;
   loss: TargetLossLaunch;
   staging: GPUBuffer;
@@ -100,14 +101,18 @@ class BatchPlan {
     const widths = config.widths.map((K) => ({ K, F: config.filters }));
     const params = model.params;
     const buffer = (n: number, label: string) => tensorBuffer(gpu, n, label);
-    this.layer = new MaskedConv(gpu, { B, L, D, T, widths }, {
+    const layerOptions = {
       parameters: {
         Wt: params.get("encoder.projection").value,
         bias: params.get("encoder.bias").value,
         dWt: params.get("encoder.projection").grad,
         dbias: params.get("encoder.bias").grad,
       },
-    });
+    };
+    const layerShape = { B, L, D, T, widths };
+    this.layer = model.encoder === "naive"
+      ? new NaiveMaskedConv(gpu, layerShape, layerOptions)
+      : new MaskedConv(gpu, layerShape, layerOptions);
     const act = this.layer.activations;
     this.lengths = act.lengths;
     this.ids = buffer(B * L, "ids");
@@ -275,14 +280,22 @@ export class MtmModel {
   readonly spec: ModelSpec;
   readonly params: ParameterSet;
   readonly seeds: { dropout: number; noise: number };
+  /** The shared masked convolution: the fast one, or the materialised one for comparison. */
+  readonly encoder: "fast" | "naive";
   #gpu: Gpu;
   #plans = new Map<string, BatchPlan>();
   #adam: Adam;
 
   /** A model with seeded initial parameters; `embeddings` [V,D] replaces the random ones. */
-  constructor(gpu: Gpu, spec: ModelSpec, embeddings?: Float32Array) {
+  constructor(
+    gpu: Gpu,
+    spec: ModelSpec,
+    embeddings?: Float32Array,
+    encoder: "fast" | "naive" = "fast",
+  ) {
     this.#gpu = gpu;
     this.spec = spec;
+    this.encoder = encoder;
     const { config, vocabSize: V, dim: D, space } = spec;
     const T = space.targets.length;
     const next = mulberry32(config.seed);
