@@ -27,7 +27,9 @@ Commands:
   demo                      train on the shipped Debtags sample, evaluate, explain two documents
   train --train A.csv --valid B.csv --out DIR [training flags]
                             train a model; DIR gets model.safetensors, config.json, vocab.txt,
-                            metrics.csv (the best epoch by the validation metric is kept)
+                            metrics.csv (the best epoch by the validation metric is kept) and a
+                            checkpoint; Ctrl-C saves one and stops
+  train --resume DIR        continue an interrupted run to the result it would have had
   eval --model DIR --data C.csv [--json]
                             accuracy/F1 per target (aspects) or micro/macro-F1, P@k, micro-AUC
                             (labels), and the share of words selected per target
@@ -105,6 +107,7 @@ async function main(args: string[]): Promise<number> {
       verify: { type: "boolean" },
       "model-step": { type: "boolean" },
       train: { type: "string" },
+      resume: { type: "string" },
       valid: { type: "string" },
       out: { type: "string" },
       model: { type: "string" },

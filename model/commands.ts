@@ -9,6 +9,7 @@ import { stringify } from "csv-stringify/sync";
 import { DataError, parseTable, readTable, type Table } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { getGpu } from "../kernels/gpu.ts";
+import { readCheckpointState } from "./checkpoint.ts";
 import { configFromFlags } from "./config.ts";
 import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts";
 import { decisions, evaluate, type Evaluation, type Outputs, predictAll } from "./inference.ts";
@@ -18,23 +19,32 @@ import { writeFileAtomic } from "./safetensors.ts";
 
 const log = (line: string) => console.error(line);
 
-/** `maskconv train`: flags as parsed by `parseArgs`. */
+/** `maskconv train`, or `maskconv train --resume DIR`: flags as parsed by `parseArgs`. */
 export async function trainCommand(
   values: Record<string, string | boolean | undefined>,
 ): Promise<number> {
-  for (const flag of ["train", "valid", "out"]) {
-    if (typeof values[flag] !== "string") throw new DataError(`train needs --${flag}`);
+  let run;
+  if (typeof values.resume === "string") {
+    const state = await readCheckpointState(values.resume);
+    run = { ...state, outDir: values.resume, resume: true, log };
+  } else {
+    for (const flag of ["train", "valid", "out"]) {
+      if (typeof values[flag] !== "string") {
+        throw new DataError(`train needs --${flag} (or --resume DIR)`);
+      }
+    }
+    run = {
+      trainPath: values.train as string,
+      validPath: values.valid as string,
+      outDir: values.out as string,
+      config: configFromFlags(values),
+      log,
+    };
   }
-  const config = configFromFlags(values);
-  const { best, epochs } = await train(getGpu, {
-    trainPath: values.train as string,
-    validPath: values.valid as string,
-    outDir: values.out as string,
-    config,
-    log,
-  });
+  const { best, epochs, interrupted } = await train(getGpu, run);
+  if (interrupted) return 130;
   log(
-    `done after ${epochs} epochs; best validation score ${best.toFixed(4)}; model in ${values.out}`,
+    `done after ${epochs} epochs; best validation score ${best.toFixed(4)}; model in ${run.outDir}`,
   );
   return 0;
 }

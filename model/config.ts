@@ -40,6 +40,8 @@ export interface TrainConfig {
   patience: number;
   clip: number;
   l2: number;
+  /** Steps between checkpoints (one is also written at every epoch's end). */
+  checkpointEvery: number;
 }
 
 /** Defaults: the MTM paper's settings where it gives them. */
@@ -70,6 +72,7 @@ export const DEFAULTS: TrainConfig = {
   patience: 5,
   clip: 1.0,
   l2: 1e-6,
+  checkpointEvery: 200,
 };
 
 /** How each flag maps to the config, and what it must satisfy. */
@@ -234,6 +237,13 @@ const FLAGS: {
     key: "patience",
     kind: "int",
     help: "epochs without improvement before stopping",
+    check: positive,
+  },
+  {
+    flag: "checkpoint-every",
+    key: "checkpointEvery",
+    kind: "int",
+    help: "steps between checkpoints (one is also written at each epoch's end)",
     check: positive,
   },
 ];

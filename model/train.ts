@@ -23,6 +23,12 @@ import {
 } from "./dataset.ts";
 import { evaluate, predictAll, validationScore } from "./inference.ts";
 import { tuneThreshold } from "./metrics.ts";
+import {
+  readCheckpointState,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
 import { saveModel } from "./model_dir.ts";
 import { MtmModel } from "./mtm.ts";
 import { Progress } from "./progress.ts";
@@ -35,6 +41,8 @@ export interface TrainRun {
   config: TrainConfig;
   /** Receives one line per event worth telling (data read, epoch done, model saved). */
   log: (line: string) => void;
+  /** Continue from the checkpoint in `outDir` instead of starting afresh. */
+  resume?: boolean;
 }
 
 /** The task spec a config describes. */
@@ -74,7 +82,7 @@ const METRICS_HEADER =
 export async function train(
   device: () => Promise<Gpu>,
   run: TrainRun,
-): Promise<{ best: number; epochs: number }> {
+): Promise<{ best: number; epochs: number; interrupted: boolean }> {
   const { config, log } = run;
   const spec = taskSpec(config);
   const trainTable = readTable(run.trainPath);
@@ -115,84 +123,127 @@ export async function train(
   const model = new MtmModel(gpu, { config, vocabSize: vocab.size, dim, space }, embeddings);
   await Deno.mkdir(run.outDir, { recursive: true });
   const metricsPath = `${run.outDir}/metrics.csv`;
-  await Deno.writeTextFile(metricsPath, METRICS_HEADER);
   const metricName = space.mode === "aspects" ? "macro_f1" : "micro_f1";
+  let state: TrainState;
+  if (run.resume) {
+    state = await readCheckpointState(run.outDir);
+    await restoreCheckpoint(gpu, run.outDir, model, state);
+    log(`resuming epoch ${state.epoch} after batch ${state.batchesDone} (step ${state.step})`);
+  } else {
+    await Deno.writeTextFile(metricsPath, METRICS_HEADER);
+    state = {
+      trainPath: run.trainPath,
+      validPath: run.validPath,
+      config,
+      epoch: 1,
+      batchesDone: 0,
+      step: 0,
+      epochSums: { prediction: 0, regularisers: 0, documents: 0, seconds: 0 },
+      best: -Infinity,
+      stale: 0,
+    };
+  }
 
-  let step = 0;
-  let best = -Infinity;
-  let stale = 0;
-  let epoch = 0;
-  const lengths = trainDocs.ids.map((d) => d.length);
-  while (epoch < config.epochs && stale < config.patience) {
-    epoch++;
-    const started = performance.now();
-    const batches = lengthBuckets(lengths, config.batchSize, config.seed + epoch);
-    const progress = new Progress(`epoch ${epoch}/${config.epochs}`, trainDocs.ids.length, "docs");
-    let done = 0;
-    let prediction = 0;
-    let regularisers = 0;
-    for (const members of batches) {
-      const batch = {
-        ids: members.map((i) => trainDocs.ids[i]),
-        targets: members.map((i) => trainDocs.targets[i]),
-      };
-      const L = paddedLength(Math.max(1, ...members.map((i) => lengths[i])), config.maxLen);
-      const stats = await model.trainStep(batch, ++step, L);
-      if (!Number.isFinite(stats.prediction + stats.regularisers + stats.gradNorm)) {
-        throw new DataError(
-          `step ${step}: non-finite ${
-            Number.isFinite(stats.prediction)
-              ? (Number.isFinite(stats.regularisers) ? "gradient norm" : "regulariser loss")
-              : "prediction loss"
-          }; ` +
-            `the last good model in ${run.outDir} is kept; try a lower --lr`,
+  // Ctrl-C or SIGTERM ends the step under way, writes a checkpoint and stops cleanly.
+  let interrupted = false;
+  const onSignal = () => interrupted = true;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  try {
+    const lengths = trainDocs.ids.map((d) => d.length);
+    while (state.epoch <= config.epochs && state.stale < config.patience) {
+      const { epoch } = state;
+      const started = performance.now() - state.epochSums.seconds * 1000;
+      const batches = lengthBuckets(lengths, config.batchSize, config.seed + epoch);
+      const sums = state.epochSums;
+      const progress = new Progress(
+        `epoch ${epoch}/${config.epochs}`,
+        trainDocs.ids.length,
+        "docs",
+      );
+      for (let b = state.batchesDone; b < batches.length; b++) {
+        const members = batches[b];
+        const batch = {
+          ids: members.map((i) => trainDocs.ids[i]),
+          targets: members.map((i) => trainDocs.targets[i]),
+        };
+        const L = paddedLength(Math.max(1, ...members.map((i) => lengths[i])), config.maxLen);
+        const stats = await model.trainStep(batch, state.step + 1, L);
+        const faulty = [
+          ["prediction loss", stats.prediction],
+          ["regulariser loss", stats.regularisers],
+          ["gradient norm", stats.gradNorm],
+        ].find(([, value]) => !Number.isFinite(value as number));
+        if (faulty) {
+          throw new DataError(
+            `step ${state.step + 1}: the ${faulty[0]} is ${faulty[1]}; the step was not applied, ` +
+              `and the last checkpoint and best model in ${run.outDir} are intact; try a lower --lr`,
+          );
+        }
+        state.step++;
+        state.batchesDone = b + 1;
+        sums.prediction += stats.prediction * members.length;
+        sums.regularisers += stats.regularisers * members.length;
+        sums.documents += members.length;
+        sums.seconds = (performance.now() - started) / 1000;
+        progress.update(
+          sums.documents,
+          `loss ${((sums.prediction + sums.regularisers) / sums.documents).toFixed(4)}`,
+        );
+        if (interrupted || state.step % config.checkpointEvery === 0) {
+          await saveCheckpoint(gpu, run.outDir, model, state);
+        }
+        if (interrupted) {
+          progress.done();
+          log(`interrupted: checkpoint saved; continue with maskconv train --resume ${run.outDir}`);
+          return { best: state.best, epochs: epoch, interrupted: true };
+        }
+      }
+      progress.done();
+      const outputs = await predictAll(model, validDocs.ids, config.batchSize, config.maxLen);
+      const threshold = space.mode === "labels"
+        ? tuneThreshold(
+          outputs.probabilities.map((d) => d.map((p) => p[0])),
+          validDocs.targets.map((r) => Array.from(r)),
+        )
+        : 0.5;
+      const score = validationScore(evaluate(outputs, validDocs, space, threshold));
+      const n = Math.max(sums.documents, 1);
+      await Deno.writeTextFile(
+        metricsPath,
+        `${epoch},${((sums.prediction + sums.regularisers) / n).toFixed(6)},` +
+          `${(sums.prediction / n).toFixed(6)},${(sums.regularisers / n).toFixed(6)},` +
+          `${metricName},${score.toFixed(6)},${threshold.toFixed(6)},${sums.seconds.toFixed(2)}\n`,
+        { append: true },
+      );
+      if (score > state.best) {
+        state.best = score;
+        state.stale = 0;
+        await saveModel(run.outDir, model, vocab, {
+          threshold,
+          best: { metric: metricName, value: score, epoch },
+        });
+        log(
+          `epoch ${epoch}: validation ${metricName} ${
+            score.toFixed(4)
+          } (best, saved to ${run.outDir})`,
+        );
+      } else {
+        state.stale++;
+        log(
+          `epoch ${epoch}: validation ${metricName} ${score.toFixed(4)} (best ${
+            state.best.toFixed(4)
+          }, ` +
+            `${state.stale}/${config.patience} without improvement)`,
         );
       }
-      prediction += stats.prediction * members.length;
-      regularisers += stats.regularisers * members.length;
-      done += members.length;
-      progress.update(done, `loss ${((prediction + regularisers) / done).toFixed(4)}`);
+      state.epoch++;
+      state.batchesDone = 0;
+      state.epochSums = { prediction: 0, regularisers: 0, documents: 0, seconds: 0 };
+      await saveCheckpoint(gpu, run.outDir, model, state);
     }
-    progress.done();
-    const outputs = await predictAll(model, validDocs.ids, config.batchSize, config.maxLen);
-    const threshold = space.mode === "labels"
-      ? tuneThreshold(
-        outputs.probabilities.map((d) => d.map((p) => p[0])),
-        validDocs.targets.map((r) => Array.from(r)),
-      )
-      : 0.5;
-    const score = validationScore(evaluate(outputs, validDocs, space, threshold));
-    const seconds = (performance.now() - started) / 1000;
-    await Deno.writeTextFile(
-      metricsPath,
-      `${epoch},${((prediction + regularisers) / done).toFixed(6)},${
-        (prediction / done).toFixed(6)
-      },` +
-        `${(regularisers / done).toFixed(6)},${metricName},${score.toFixed(6)},${
-          threshold.toFixed(6)
-        },${seconds.toFixed(2)}\n`,
-      { append: true },
-    );
-    if (score > best) {
-      best = score;
-      stale = 0;
-      await saveModel(run.outDir, model, vocab, {
-        threshold,
-        best: { metric: metricName, value: score, epoch },
-      });
-      log(
-        `epoch ${epoch}: validation ${metricName} ${
-          score.toFixed(4)
-        } (best, saved to ${run.outDir})`,
-      );
-    } else {
-      stale++;
-      log(
-        `epoch ${epoch}: validation ${metricName} ${score.toFixed(4)} (best ${
-          best.toFixed(4)
-        }, ${stale}/${config.patience} without improvement)`,
-      );
-    }
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
   }
-  return { best, epochs: epoch };
+  return { best: state.best, epochs: state.epoch - 1, interrupted: false };
 }

@@ -1,53 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
-import { stringify } from "csv-stringify/sync";
-import { mulberry32 } from "../kernels/rng.ts";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function maskconv(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
-/** Documents whose tags follow from words in them, as CSV with an id column. */
-function documents(n: number, seed: number): string {
-  const next = mulberry32(seed);
-  const words = ["the", "tool", "for", "your", "files", "fast", "small", "with", "and", "many"];
-  const rows = Array.from({ length: n }, (_, i) => {
-    const text = Array.from(
-      { length: 6 + Math.floor(next() * 10) },
-      () => words[Math.floor(next() * 10)],
-    );
-    const tags: string[] = [];
-    if (i % 2 === 0) {
-      text.splice(Math.floor(next() * text.length), 0, "audio");
-      tags.push("sound");
-    }
-    if (i % 3 === 0) {
-      text.splice(Math.floor(next() * text.length), 0, "network");
-      tags.push("net");
-    }
-    if (!tags.length) tags.push("other");
-    return { id: `doc${i}`, text: text.join(" "), tags: tags.join("|") };
-  });
-  return stringify(rows, { header: true });
-}
-
-const SMALL = [
-  "--widths",
-  "3",
-  "--filters",
-  "4",
-  "--masker-hidden",
-  "4",
-  "--classifier-hidden",
-  "4",
-];
+import { documents, maskconv, SMALL } from "./tiny_run.ts";
 
 Deno.test("train, eval, predict and explain work end to end on a small labels CSV", async () => {
   const dir = await Deno.makeTempDir();
