@@ -36,7 +36,7 @@ export interface TilePlan {
  * ```ts
  * import { planTiles } from "./masked_conv.ts";
  * const shape = { B: 4, L: 2500, D: 100, T: 8922, widths: [{ K: 3, F: 50 }] };
- * console.log(planTiles(shape, 2 ** 25)); // { docsPerTile: 1, targetsPerTile: 4461 }
+ * console.log(planTiles(shape, 2 ** 25)); // { docsPerTile: 1, targetsPerTile: 8922 }
  * ```
  */
 export function planTiles(shape: MaskedConvShape, maxElements: number): TilePlan {

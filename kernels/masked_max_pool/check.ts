@@ -132,6 +132,10 @@ const CASES: PoolCase[] = [
   },
   // Forward: 10,000 positions × 7 taps per invocation, past llvmpipe's ~65,535-iteration cut-off.
   { shape: { B: 1, L: 10000, T: 2, widths: [{ K: 7, F: 2 }] }, lengths: [10000] },
+  // Forward with a width the unrolled kernel walks in a loop: 40,000 positions × 15 taps would
+  // pass the cut-off in one dispatch even at a quarter of a trip per position.
+  { shape: { B: 1, L: 40000, T: 4, widths: [{ K: 15, F: 4 }] }, lengths: [40000] },
+  { shape: { B: 2, L: 23, T: 10, widths: [{ K: 11, F: 5 }, { K: 1, F: 2 }] }, lengths: [23, 4] },
   // Backward taps: 10,000 targets × 7 taps per invocation, likewise.
   { shape: { B: 1, L: 4, T: 10000, widths: [{ K: 7, F: 2 }] }, lengths: [4] },
 ];

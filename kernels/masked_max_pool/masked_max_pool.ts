@@ -5,7 +5,14 @@
  * @module
  */
 
-import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
+import {
+  bindBuffers,
+  computePipeline,
+  dispatchFlat,
+  type Gpu,
+  tensorBuffer,
+  uniformBuffer,
+} from "../gpu.ts";
 import type { Width } from "../projection/projection.ts";
 import POOL_WGSL from "./masked_max_pool.wgsl" with { type: "text" };
 import { poolColumns } from "./reference.ts";
@@ -15,6 +22,18 @@ import { poolColumns } from "./reference.ts";
  * taps in the backward): well under llvmpipe's silent ~65,535 cut-off.
  */
 export const POOL_TRIPS = 12288;
+
+/** Positions a forward invocation finishes per pass over the taps: CHUNK in the WGSL file. */
+const FORWARD_CHUNK = 4;
+
+/**
+ * Loop trips of one forward invocation, counted as if no loop were unrolled: 48 to load and
+ * store its 8 × 4 block, and per chunk of positions one trip, one per tap past the seventh and
+ * 4 × 8 to fold the chunk into the running maxima (bounded here by K + 33).
+ */
+function forwardChunks(K: number): number {
+  return Math.max(1, Math.floor((POOL_TRIPS - 48) / (K + 33)));
+}
 
 /** The GPU buffers of one tile, in the layouts the WGSL file states. */
 export interface PoolTileBuffers {
@@ -46,8 +65,9 @@ interface Dispatch {
 }
 
 /**
- * The dispatches of one tile, built once: forward per width and slice of positions, backward
- * per width (and slice of targets for the taps).
+ * The dispatches of one tile, built once: forward per width and group of documents (a copy of
+ * their taps, then one dispatch per slice of positions), backward per width (and slice of
+ * targets for the taps). The copy lives in a scratch buffer of the launcher.
  *
  * @example
  * ```ts
@@ -72,34 +92,68 @@ export class MaskedMaxPoolLaunch {
     this.shape = shape;
     const { nb, L, nt, widths } = shape;
     const { C, F_total } = poolColumns(widths);
-    const forward = computePipeline(gpu, POOL_WGSL, "forward");
+    const pack = computePipeline(gpu, POOL_WGSL, "pack_taps");
     const taps = computePipeline(gpu, POOL_WGSL, "backward_taps");
     const masks = computePipeline(gpu, POOL_WGSL, "backward_masks");
+    // The widest vector of masks that tiles a row of nt targets.
+    const maskWidth = [4, 2, 1].find((w) => nt % w === 0)!;
+    // The forward declares f32, vec2 and vec4 views of m and reads the one MASK_WIDTH picks; a
+    // view whose width does not divide nt may be too small to bind, so it gets a stand-in.
+    const standIn = tensorBuffer(gpu, 4, "unused view of m");
+    const mView = (width: number) => nt % width === 0 ? buffers.m : standIn;
+    // taps4 of one document: rows × taps × filters padded to a multiple of 4.
+    const tapsPerDoc = ({ K, F }: Width) => (L + K + FORWARD_CHUNK - 2) * K * 4 * Math.ceil(F / 4);
+    const mostTaps = Math.max(...widths.map(tapsPerDoc));
+    // The widest width's copy may outgrow a binding that P fits: then it covers fewer documents.
+    const maxElements = Math.floor(gpu.limits.maxStorageBufferBindingSize / 4);
+    const docsPerPack = Math.max(1, Math.min(nb, Math.floor(maxElements / mostTaps)));
+    const taps4 = tensorBuffer(gpu, docsPerPack * mostTaps, "taps4");
     const b = buffers;
     let pCol = 0;
     let fOff = 0;
-    for (const { K, F } of widths) {
-      const params = (begin: number, end: number, first: boolean) =>
+    for (const width of widths) {
+      const { K, F } = width;
+      const params = (begin: number, end: number, first: boolean, doc0 = 0, docs = 0) =>
         uniformBuffer(
           gpu,
-          [nb, L, nt, C, F_total, K, F, pCol, fOff, begin, end, first ? 1 : 0],
+          [nb, L, nt, C, F_total, K, F, pCol, fOff, begin, end, first ? 1 : 0, doc0, docs],
           "pool params",
         );
-      const slice = Math.max(1, Math.floor(POOL_TRIPS / (K + 1)));
-      for (let begin = 0; begin < Math.max(L, 1); begin += slice) {
-        const group = bindBuffers(gpu, forward, {
-          0: params(begin, Math.min(L, begin + slice), begin === 0),
-          1: b.P,
-          2: b.m,
-          3: b.bias,
-          4: b.lengths,
-          5: b.zmax,
-          6: b.argmax,
-          7: b.h,
+      const forward = computePipeline(gpu, POOL_WGSL, "forward", {
+        TAPS: K,
+        MASK_WIDTH: maskWidth,
+      });
+      const positions = FORWARD_CHUNK * forwardChunks(K);
+      for (let doc0 = 0; doc0 < nb; doc0 += docsPerPack) {
+        const docs = Math.min(docsPerPack, nb - doc0);
+        this.#forward.push({
+          pipeline: pack,
+          group: bindBuffers(gpu, pack, {
+            0: params(0, 0, false, doc0, docs),
+            1: b.P,
+            4: b.lengths,
+            13: taps4,
+          }),
+          invocations: docs * tapsPerDoc(width) / 4,
         });
-        const blocks = Math.ceil(nt / 4) * Math.ceil(F / 4);
-        this.#forward.push({ pipeline: forward, group, invocations: nb * blocks });
+        for (let begin = 0; begin < Math.max(L, 1); begin += positions) {
+          const group = bindBuffers(gpu, forward, {
+            0: params(begin, Math.min(L, begin + positions), begin === 0, doc0, docs),
+            2: b.m,
+            3: b.bias,
+            4: b.lengths,
+            5: b.zmax,
+            6: b.argmax,
+            7: b.h,
+            13: taps4,
+            14: mView(2),
+            15: mView(4),
+          });
+          const blocks = Math.ceil(nt / 8) * Math.ceil(F / 4);
+          this.#forward.push({ pipeline: forward, group, invocations: docs * blocks });
+        }
       }
+      const slice = Math.max(1, Math.floor(POOL_TRIPS / (K + 1)));
       for (let begin = 0; begin < nt; begin += slice) {
         const group = bindBuffers(gpu, taps, {
           0: params(begin, Math.min(nt, begin + slice), false),
@@ -128,7 +182,7 @@ export class MaskedMaxPoolLaunch {
     }
   }
 
-  /** Records the forward: zmax, argmax and h of the tile. */
+  /** Records the forward: zmax, argmax and h of the tile (and its scratch copy of the taps). */
   encodeForward(pass: GPUComputePassEncoder): void {
     this.#encode(pass, this.#forward);
   }
@@ -174,7 +228,7 @@ export class BiasReduceLaunch {
     const pipeline = computePipeline(gpu, POOL_WGSL, "reduce_bias");
     const params = uniformBuffer(
       gpu,
-      [nb, 0, 0, 0, F_total, 0, 0, 0, 0, 0, 0, first ? 1 : 0],
+      [nb, 0, 0, 0, F_total, 0, 0, 0, 0, 0, 0, first ? 1 : 0, 0, 0],
       "bias reduce params",
     );
     const group = bindBuffers(gpu, pipeline, { 0: params, 11: dbPartial, 12: db });

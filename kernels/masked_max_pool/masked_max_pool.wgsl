@@ -7,6 +7,9 @@
 // without ever storing z. Every invocation owns its outputs (gather form), so sums are
 // deterministic and need no float atomics. Loops over l (forward) and t (backward) run over a
 // slice [begin, end) per dispatch, so no invocation exceeds llvmpipe's ~65,535-iteration cut-off.
+//
+// The forward is bound by loads: llvmpipe fetches storage values lane by lane, a vec4 for about
+// the price of two f32s, so the forward is written to need few loads, and wide ones.
 
 struct Params {
   nb: u32, // documents in the tile
@@ -21,6 +24,8 @@ struct Params {
   begin: u32, // slice of l (forward) or t (backward taps) this dispatch walks
   end: u32,
   first: u32, // forward: first slice, start the running max afresh; bias reduce: overwrite
+  doc0: u32, // forward and pack_taps: the first of the documents whose taps taps4 holds
+  docs: u32, // forward and pack_taps: how many documents from doc0 this dispatch covers
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -50,79 +55,203 @@ fn pooled_grad(o: u32) -> f32 {
   return g[o];
 }
 
-// One invocation owns a block of 4 targets × 4 filters of one document: the 16 running maxima
-// stay in registers and every loaded mask and tap value is used four times.
+// The forward's copy of the taps of one width for documents doc0..doc0+docs−1, made by
+// pack_taps before the forward: taps4[b − doc0, pad + j, k, q] holds filters 4q..4q+3 of tap k at
+// position j, so that one vec4 load fetches four filters. It is 0 at positions outside
+// [0, len[b]) and filters past F, with pad rows before and pad + CHUNK − 1 after every
+// document, so that the forward reads taps around the edges without bounds checks.
+@group(0) @binding(13) var<storage, read_write> taps4: array<vec4f>; // [docs, tap_rows, K, F/4]
+// m again, as vectors of 2 or 4 targets where nt allows (see MASK_WIDTH).
+@group(0) @binding(14) var<storage, read> m2: array<vec2f>; // [nb, L, nt/2]
+@group(0) @binding(15) var<storage, read> m4: array<vec4f>; // [nb, L, nt/4]
+
+// Taps of the forward's width, fixed per pipeline so that its written-out taps fold away.
+override TAPS: u32 = 3u;
+// Targets per mask load in the forward: 4 or 2 where nt is a multiple of it, else 1.
+override MASK_WIDTH: u32 = 1u;
+// Positions the forward finishes per pass over the taps: each mask row it loads serves every
+// one of them that reads it.
+const CHUNK: u32 = 4u;
+
+// Rows of one document in taps4.
+fn tap_rows() -> u32 {
+  return params.L + params.K + CHUNK - 2u;
+}
+
+// One invocation per vec4 of taps4.
+@compute @workgroup_size(WG)
+fn pack_taps(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_id) lid: vec3u) {
+  let id = flat_id(wid, nwg, lid);
+  let filter_blocks = (params.F + 3u) / 4u;
+  if (id >= params.docs * tap_rows() * params.K * filter_blocks) { return; }
+  let q = id % filter_blocks;
+  let k = (id / filter_blocks) % params.K;
+  let r = (id / (filter_blocks * params.K)) % tap_rows();
+  let b = params.doc0 + id / (filter_blocks * params.K * tap_rows());
+  let j = i32(r) - i32(params.K - 1u) / 2;
+  let fs = vec4u(0u, 1u, 2u, 3u) + 4u * q;
+  let inside = vec4<bool>(j >= 0 && j < i32(lengths[b])) & (fs < vec4u(params.F));
+  // Reads stay in bounds; what they fetch outside the document or past F is replaced by 0.
+  let row = b * params.L + u32(clamp(j, 0, i32(params.L) - 1));
+  let po = row * params.C + params.p_col + k * params.F;
+  let f = min(fs, vec4u(params.F - 1u));
+  taps4[id] = select(vec4f(0.0), vec4f(P[po + f.x], P[po + f.y], P[po + f.z], P[po + f.w]),
+                     inside);
+}
+
+// 8 targets × 4 filters: element i holds target t0 + i's filters f0..f0+3.
+alias Block = array<vec4f, 8>;
+alias BlockArgs = array<vec4i, 8>;
+
+// The masks of a block's 8 targets at one position.
+struct Masks {
+  lo: vec4f,
+  hi: vec4f,
+}
+
+// What a forward invocation owns: document b (its taps start at row tap_row0 of taps4), targets
+// t0..t0+7 and filters 4q..4q+3.
+struct Site {
+  b: u32,
+  len: i32,
+  tap_row0: u32,
+  t0: u32,
+  q: u32,
+}
+
+// The pre-activations of positions l0..l0+3 so far, and the masks of the rows their next tap
+// reads (the last position's is loaded with the tap).
+struct Window {
+  z0: Block,
+  z1: Block,
+  z2: Block,
+  z3: Block,
+  masks0: Masks,
+  masks1: Masks,
+  masks2: Masks,
+}
+
+// One invocation owns a block of 8 targets × 4 filters of one document and walks its positions
+// CHUNK at a time: the running maxima stay in registers, every tap load serves 8 targets and
+// every mask load 4 filters and up to CHUNK positions.
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
   let id = flat_id(wid, nwg, lid);
   let filter_blocks = (params.F + 3u) / 4u;
-  let target_blocks = (params.nt + 3u) / 4u;
-  if (id >= params.nb * target_blocks * filter_blocks) { return; }
-  let f0 = (id % filter_blocks) * 4u;
-  let t0 = ((id / filter_blocks) % target_blocks) * 4u;
-  let b = id / (filter_blocks * target_blocks);
+  let target_blocks = (params.nt + 7u) / 8u;
+  if (id >= params.docs * target_blocks * filter_blocks) { return; }
+  let doc = id / (filter_blocks * target_blocks);
+  let b = params.doc0 + doc;
+  let site = Site(b, i32(lengths[b]), doc * tap_rows(),
+                  ((id / filter_blocks) % target_blocks) * 8u, id % filter_blocks);
+  let f0 = 4u * site.q;
   // Targets and filters past the edge are clamped onto the last one and never written.
   let fs = min(vec4u(f0, f0 + 1u, f0 + 2u, f0 + 3u), vec4u(params.F - 1u));
-  let ts = min(vec4u(t0, t0 + 1u, t0 + 2u, t0 + 3u), vec4u(params.nt - 1u));
-  let len = i32(lengths[b]);
-  let pad = i32(params.K - 1u) / 2;
+  let pad = i32(TAPS - 1u) / 2;
   let fo = params.f_off;
   let bias_f = vec4f(bias[fo + fs.x], bias[fo + fs.y], bias[fo + fs.z], bias[fo + fs.w]);
-  var best0 = vec4f(LOWEST);
-  var best1 = best0;
-  var best2 = best0;
-  var best3 = best0;
-  var arg0 = vec4i(-1);
-  var arg1 = arg0;
-  var arg2 = arg0;
-  var arg3 = arg0;
-  if (params.first == 0u) {
-    best0 = load_zmax(b, ts.x, fs);
-    best1 = load_zmax(b, ts.y, fs);
-    best2 = load_zmax(b, ts.z, fs);
-    best3 = load_zmax(b, ts.w, fs);
-    arg0 = load_argmax(b, ts.x, fs);
-    arg1 = load_argmax(b, ts.y, fs);
-    arg2 = load_argmax(b, ts.z, fs);
-    arg3 = load_argmax(b, ts.w, fs);
-  }
-  let stop = min(i32(params.end), len);
-  for (var l = i32(params.begin); l < stop; l++) {
-    var z0 = bias_f;
-    var z1 = bias_f;
-    var z2 = bias_f;
-    var z3 = bias_f;
-    let k_first = max(0, pad - l);
-    let k_stop = min(i32(params.K), len - l + pad);
-    for (var k = k_first; k < k_stop; k++) {
-      let row = b * params.L + u32(l + k - pad);
-      let mo = row * params.nt;
-      let po = row * params.C + params.p_col + u32(k) * params.F;
-      let taps = vec4f(P[po + fs.x], P[po + fs.y], P[po + fs.z], P[po + fs.w]);
-      z0 += m[mo + ts.x] * taps;
-      z1 += m[mo + ts.y] * taps;
-      z2 += m[mo + ts.z] * taps;
-      z3 += m[mo + ts.w] * taps;
+  let fresh = Block(bias_f, bias_f, bias_f, bias_f, bias_f, bias_f, bias_f, bias_f);
+  var best: Block;
+  var arg: BlockArgs;
+  for (var i = 0u; i < 8u; i++) {
+    let t = min(site.t0 + i, params.nt - 1u);
+    if (params.first == 0u) {
+      best[i] = load_zmax(b, t, fs);
+      arg[i] = load_argmax(b, t, fs);
+    } else {
+      best[i] = vec4f(LOWEST);
+      arg[i] = vec4i(-1);
     }
-    let here = vec4i(l);
-    let up0 = z0 > best0;
-    let up1 = z1 > best1;
-    let up2 = z2 > best2;
-    let up3 = z3 > best3;
-    best0 = select(best0, z0, up0);
-    best1 = select(best1, z1, up1);
-    best2 = select(best2, z2, up2);
-    best3 = select(best3, z3, up3);
-    arg0 = select(arg0, here, up0);
-    arg1 = select(arg1, here, up1);
-    arg2 = select(arg2, here, up2);
-    arg3 = select(arg3, here, up3);
   }
-  store_pooled(b, t0, f0, best0, arg0);
-  store_pooled(b, t0 + 1u, f0, best1, arg1);
-  store_pooled(b, t0 + 2u, f0, best2, arg2);
-  store_pooled(b, t0 + 3u, f0, best3, arg3);
+  let stop = min(i32(params.end), site.len);
+  for (var l0 = i32(params.begin); l0 < stop; l0 += i32(CHUNK)) {
+    var window = Window(fresh, fresh, fresh, fresh, masks_at(site, l0 - pad),
+                        masks_at(site, l0 + 1 - pad), masks_at(site, l0 + 2 - pad));
+    // Written out up to 7 taps (TAPS is fixed per pipeline, so the tests fold away): a loop
+    // carrying the window would cost llvmpipe a masked copy of it on every trip.
+    add_tap(&window, site, l0, 0u);
+    if (TAPS > 1u) {
+      add_tap(&window, site, l0, 1u);
+      add_tap(&window, site, l0, 2u);
+    }
+    if (TAPS > 3u) {
+      add_tap(&window, site, l0, 3u);
+      add_tap(&window, site, l0, 4u);
+    }
+    if (TAPS > 5u) {
+      add_tap(&window, site, l0, 5u);
+      add_tap(&window, site, l0, 6u);
+    }
+    for (var k = 7u; k < TAPS; k++) { add_tap(&window, site, l0, k); }
+    keep(&best, &arg, window.z0, l0, true);
+    keep(&best, &arg, window.z1, l0 + 1, l0 + 1 < stop);
+    keep(&best, &arg, window.z2, l0 + 2, l0 + 2 < stop);
+    keep(&best, &arg, window.z3, l0 + 3, l0 + 3 < stop);
+  }
+  for (var i = 0u; i < 8u; i++) { store_pooled(b, site.t0 + i, f0, best[i], arg[i]); }
+}
+
+// Adds tap k to the window's positions l0 + c, which read input j = l0 + c + k − pad (row
+// l0 + c + k of the document's taps4), and slides its masks one row on.
+fn add_tap(window: ptr<function, Window>, site: Site, l0: i32, k: u32) {
+  let filter_blocks = (params.F + 3u) / 4u;
+  let row = TAPS * filter_blocks;
+  let at = (site.tap_row0 + u32(l0) + k) * row + k * filter_blocks + site.q;
+  let masks3 = masks_at(site, l0 + 3 - i32(TAPS - 1u) / 2 + i32(k));
+  (*window).z0 = mix((*window).z0, taps4[at], (*window).masks0);
+  (*window).z1 = mix((*window).z1, taps4[at + row], (*window).masks1);
+  (*window).z2 = mix((*window).z2, taps4[at + 2u * row], (*window).masks2);
+  (*window).z3 = mix((*window).z3, taps4[at + 3u * row], masks3);
+  (*window).masks0 = (*window).masks1;
+  (*window).masks1 = (*window).masks2;
+  (*window).masks2 = masks3;
+}
+
+// m[b, j, t0..t0+7]; 0 where j lies outside the document. Reads stay in bounds: targets past
+// nt read the row's last ones.
+fn masks_at(site: Site, j: i32) -> Masks {
+  let o = (site.b * params.L + u32(clamp(j, 0, site.len - 1))) * params.nt;
+  let t0 = site.t0;
+  let last = params.nt - MASK_WIDTH;
+  var masks: Masks;
+  switch MASK_WIDTH {
+    case 4u: {
+      masks = Masks(m4[(o + min(t0, last)) / 4u], m4[(o + min(t0 + 4u, last)) / 4u]);
+    }
+    case 2u: {
+      let lo = vec4f(m2[(o + min(t0, last)) / 2u], m2[(o + min(t0 + 2u, last)) / 2u]);
+      let hi = vec4f(m2[(o + min(t0 + 4u, last)) / 2u], m2[(o + min(t0 + 6u, last)) / 2u]);
+      masks = Masks(lo, hi);
+    }
+    default: {
+      let lo = min(vec4u(t0) + vec4u(0u, 1u, 2u, 3u), vec4u(last)) + o;
+      let hi = min(vec4u(t0) + vec4u(4u, 5u, 6u, 7u), vec4u(last)) + o;
+      masks = Masks(vec4f(m[lo.x], m[lo.y], m[lo.z], m[lo.w]),
+                    vec4f(m[hi.x], m[hi.y], m[hi.z], m[hi.w]));
+    }
+  }
+  let inside = vec4<bool>(j >= 0 && j < site.len);
+  return Masks(select(vec4f(0.0), masks.lo, inside), select(vec4f(0.0), masks.hi, inside));
+}
+
+// z + taps ⊗ masks: one tap's contribution to the block.
+fn mix(z: Block, taps: vec4f, masks: Masks) -> Block {
+  return Block(z[0] + masks.lo.x * taps, z[1] + masks.lo.y * taps, z[2] + masks.lo.z * taps,
+               z[3] + masks.lo.w * taps, z[4] + masks.hi.x * taps, z[5] + masks.hi.y * taps,
+               z[6] + masks.hi.z * taps, z[7] + masks.hi.w * taps);
+}
+
+// Folds the block's pre-activations at position l into the running maxima; strictly greater
+// wins, so the first arg-max stays.
+fn keep(best: ptr<function, Block>, arg: ptr<function, BlockArgs>, z: Block, l: i32,
+        valid: bool) {
+  for (var i = 0u; i < 8u; i++) {
+    let up = (z[i] > (*best)[i]) & vec4<bool>(valid);
+    (*best)[i] = select((*best)[i], z[i], up);
+    (*arg)[i] = select((*arg)[i], vec4i(l), up);
+  }
 }
 
 fn pooled_at(b: u32, t: u32, f: u32) -> u32 {
