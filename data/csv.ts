@@ -58,6 +58,12 @@ export function readTable(path: string, options: TableOptions = {}): Table {
     bytes = Deno.readFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new DataError(`${path}: no such file`);
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new DataError(`${path}: a folder, expected a CSV file`);
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new DataError(`${path}: not allowed to read the file`);
+    }
     throw err;
   }
   return parseTable(bytes, path, options);
@@ -98,22 +104,22 @@ export function parseTable(bytes: Uint8Array, path: string, options: TableOption
   } catch (err) {
     // csv-parse names the line where it gave up (often the end of the file for an open quote);
     // the start of the record it was reading is where the user has to look.
-    const line = recordStartLines(body, [recordEnds.at(-1) ?? 0])[0];
-    const message = (err as Error).message.replace(/ (at|on) line \d+/, "");
+    const line = recordStartLines(body, [recordEnds.at(-1) ?? 0], [body.length])[0];
+    const message = printable((err as Error).message.replace(/ (at|on) line \d+/, ""));
     throw new DataError(`${path}:${line}: ${message}`);
   }
   if (records.length === 0) throw new DataError(`${path}: empty file, expected a header line`);
-  const lines = recordStartLines(body, [0, ...recordEnds.slice(0, -1)]);
+  const lines = recordStartLines(body, [0, ...recordEnds.slice(0, -1)], recordEnds);
   const columns = headerColumns(records[0], path);
   const rows = records.slice(1).map((record, i) => {
     const line = lines[i + 1];
     if (record.length !== columns.length) {
       const problem = record.length < columns.length
-        ? `field "${columns[record.length]}" is missing`
+        ? `field ${quoted(columns[record.length])} is missing`
         : `field ${columns.length + 1} has no column`;
       throw new DataError(
         `${path}:${line}: ${record.length} fields but the header has ${columns.length}` +
-          ` (${columns.join(",")}); ${problem}`,
+          ` (${printable(columns.join(","))}); ${problem}`,
       );
     }
     return Object.fromEntries(columns.map((column, j) => [column, record[j]]));
@@ -136,7 +142,7 @@ export function textColumn(table: Table, column: string): string[] {
   requireColumns(table, [column]);
   return table.rows.map((row, i) => {
     if (row[column].trim() === "") {
-      throw new DataError(`${table.path}:${table.lines[i]}: field "${column}" is empty`);
+      throw new DataError(`${table.path}:${table.lines[i]}: field ${quoted(column)} is empty`);
     }
     return row[column];
   });
@@ -187,10 +193,16 @@ function requireColumns(table: Table, wanted: string[]): void {
   for (const column of wanted) {
     if (table.columns.includes(column)) continue;
     const closest = closestName(column, table.columns);
-    const hint = closest === undefined ? "" : ` (did you mean "${closest}"?)`;
+    const hint = closest === undefined ? "" : ` (did you mean ${quoted(closest)}?)`;
     throw new DataError(
-      `${table.path}:1: no column "${column}"${hint}; the columns are ${table.columns.join(",")}`,
+      `${table.path}:1: no column ${quoted(column)}${hint}; the columns are ${
+        printable(table.columns.join(","))
+      }`,
     );
+  }
+  // Every reader of columns reads documents, and a table of none would train or predict nothing.
+  if (table.rows.length === 0) {
+    throw new DataError(`${table.path}: only a header line; expected at least one document`);
   }
 }
 
@@ -199,7 +211,7 @@ function headerColumns(header: string[], path: string): string[] {
   columns.forEach((name, i) => {
     if (name === "") throw new DataError(`${path}:1: column ${i + 1} of the header has no name`);
     if (columns.indexOf(name) !== i) {
-      throw new DataError(`${path}:1: column "${name}" appears twice in the header`);
+      throw new DataError(`${path}:1: column ${quoted(name)} appears twice in the header`);
     }
   });
   return columns;
@@ -227,10 +239,10 @@ function decodeUtf8(bytes: Uint8Array, path: string): string {
 }
 
 /**
- * Line numbers of records that begin at the given byte offsets, after the empty lines that the
- * parser skipped before them.
+ * Line numbers of the records that span the given byte offsets (`offsets[i]` to `ends[i]`), after
+ * the empty lines that the parser skipped before them.
  */
-function recordStartLines(bytes: Uint8Array, offsets: number[]): number[] {
+function recordStartLines(bytes: Uint8Array, offsets: number[], ends: number[]): number[] {
   const CR = 0x0d;
   const LF = 0x0a;
   const result: number[] = [];
@@ -238,19 +250,37 @@ function recordStartLines(bytes: Uint8Array, offsets: number[]): number[] {
   let position = 0;
   const advanceTo = (end: number) => {
     for (; position < end; position++) {
-      const isBreak = bytes[position] === LF ||
-        (bytes[position] === CR && bytes[position + 1] !== LF);
+      // A CRLF counts at its CR, so a record that starts between the two (the parser's record
+      // delimiter was a lone CR) is on the next line.
+      const isBreak = bytes[position] === CR ||
+        (bytes[position] === LF && bytes[position - 1] !== CR);
       if (isBreak) line++;
     }
   };
-  for (const offset of offsets) {
+  const isBreakByte = (at: number) => bytes[at] === CR || bytes[at] === LF;
+  offsets.forEach((offset, i) => {
     advanceTo(offset);
+    // The breaks that end a record are its own: with "\n" as the record delimiter, a stray "\r"
+    // is a whole record, which skipping every leading break would run past.
+    let limit = ends[i];
+    while (limit > offset && isBreakByte(limit - 1)) limit--;
     let start = offset;
-    while (bytes[start] === CR || bytes[start] === LF) start++;
+    while (start < limit && isBreakByte(start)) start++;
     advanceTo(start);
     result.push(line);
-  }
+  });
   return result;
+}
+
+/** `text` with its control characters escaped, so that an error message stays one line. */
+function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
+/** A name from the data in double quotes, escaped like a JSON string. */
+function quoted(name: string): string {
+  return JSON.stringify(name);
 }
 
 /** The candidate with the smallest edit distance, if it is close enough to be a likely typo. */

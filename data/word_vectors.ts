@@ -25,6 +25,10 @@ async function* lines(path: string): AsyncGenerator<string> {
   } catch {
     throw new DataError(`${path}: cannot open the word-vector file`);
   }
+  if ((await file.stat()).isDirectory) {
+    file.close();
+    throw new DataError(`${path}: a folder, expected a word-vector file`);
+  }
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let rest = "";
   let line = 0;

@@ -325,6 +325,7 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
       if (kind === "int" && !Number.isInteger(value)) fail("not an integer");
     } else if (kind === "list") {
       value = String(raw).split(",").map((s) => s.trim()).filter((s) => s);
+      if (!(value as string[]).length) fail("no names in the list");
     } else if (kind === "ints") {
       value = String(raw).split(",").map(Number);
       if ((value as number[]).some((n) => !Number.isInteger(n))) fail("not a list of integers");
@@ -339,6 +340,74 @@ export function configFromFlags(values: Record<string, string | boolean | undefi
     throw new DataError(
       "give either --label-columns a,b,c (aspects) or --labels-column NAME (labels)",
     );
+  }
+  return result;
+}
+
+const KIND_NAMES = {
+  string: "a string",
+  int: "an integer",
+  number: "a number",
+  list: "a list of strings",
+  ints: "a list of integers",
+  bool: "true or false",
+};
+
+function hasKind(value: unknown, kind: keyof typeof KIND_NAMES): boolean {
+  switch (kind) {
+    case "string":
+      return typeof value === "string";
+    case "int":
+      return Number.isInteger(value);
+    case "number":
+      return typeof value === "number" && Number.isFinite(value);
+    case "list":
+      return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string");
+    case "ints":
+      return Array.isArray(value) && value.every((v) => Number.isInteger(v));
+    case "bool":
+      return typeof value === "boolean";
+  }
+}
+
+/**
+ * The training config stored in a model's `config.json`, checked like the flags that set it
+ * (keys it lacks, from runs before they existed, take their defaults); a bad value is a one-line
+ * {@link DataError} naming `path` and the key.
+ *
+ * @example
+ * ```ts
+ * import { configFromJson } from "./config.ts";
+ * const config = configFromJson({ labelsColumn: "tags", filters: 8 }, "run/config.json");
+ * console.log(config.filters, config.widths); // 8 [3, 5, 7]
+ * ```
+ */
+export function configFromJson(value: unknown, path: string): TrainConfig {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new DataError(`${path}: "config" is not an object`);
+  }
+  const config: Record<string, unknown> = { ...DEFAULTS, ...value };
+  const fail = (key: string, why: string): never => {
+    throw new DataError(`${path}: config.${key} ${JSON.stringify(config[key])}: ${why}`);
+  };
+  for (const { key, kind, check, choices } of FLAGS) {
+    const saved = config[key];
+    if (saved === undefined) continue;
+    if (!hasKind(saved, kind)) fail(key, `expected ${KIND_NAMES[kind]}`);
+    if (choices && !choices.includes(String(saved))) {
+      fail(key, `expected one of ${choices.join(", ")}`);
+    }
+    const problem = check?.(saved as never);
+    if (problem) fail(key, problem);
+  }
+  for (const key of ["clip", "l2"]) {
+    if (!hasKind(config[key], "number") || nonNegative(config[key] as number)) {
+      fail(key, "expected a number, 0 or more");
+    }
+  }
+  const result = config as unknown as TrainConfig;
+  if (!result.labelColumns === !result.labelsColumn) {
+    throw new DataError(`${path}: the config needs either labelColumns or labelsColumn`);
   }
   return result;
 }

@@ -32,7 +32,10 @@ export interface Documents {
   /** The token strings of each document (kept for explanations), before truncation. */
   tokens: string[][];
   encoded: Encoded;
-  /** Aspects: label values not seen in training, counted (they count as missing). */
+  /**
+   * Label values that are not targets of the model (unseen in training, or labels dropped by
+   * `--min-label-count`), counted: aspects count them as missing, labels mode leaves them out.
+   */
   unseenValues: number;
 }
 
@@ -87,7 +90,7 @@ export function targetSpace(table: Table, spec: TaskSpec, minLabelCount = 1): Ta
  * ```ts
  * import { parseTable } from "../data/csv.ts";
  * import { documentTokens } from "./dataset.ts";
- * const table = parseTable(new TextEncoder().encode("text\nHi, there\n"), "t.csv");
+ * const table = parseTable(new TextEncoder().encode('text\n"Hi, there"\n'), "t.csv");
  * console.log(documentTokens(table, { mode: "aspects", textColumn: "text", labelColumns: [] }));
  * ```
  */
@@ -135,7 +138,8 @@ export function encodeDocuments(
       const row = new Int32Array(space.targets.length);
       for (const label of labels) {
         const t = index.get(label);
-        if (t !== undefined) row[t] = 1;
+        if (t === undefined) unseenValues++;
+        else row[t] = 1;
       }
       return row;
     });

@@ -8,6 +8,7 @@
  */
 
 import { DataError } from "../data/csv.ts";
+import { configFromJson } from "./config.ts";
 import { loadVocab, saveVocab, type Vocab } from "../data/vocab.ts";
 import type { Gpu } from "../kernels/gpu.ts";
 import { type ModelSpec, MtmModel } from "./mtm.ts";
@@ -78,12 +79,69 @@ export interface LoadedModel {
   saved: SavedConfig;
 }
 
+async function requireFolder(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new DataError(`${dir}: no such model folder; train one with maskconv train --out ${dir}`);
+  }
+  if (!info.isDirectory) {
+    throw new DataError(`${dir}: not a folder; --model takes the folder written by maskconv train`);
+  }
+}
+
 async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch {
     throw new DataError(`${path}: missing; is this a folder written by maskconv train?`);
   }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const isStrings = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === "string");
+
+/** The parsed `config.json`, with every part the model is built from checked. */
+function savedConfig(bytes: Uint8Array, path: string): SavedConfig {
+  let saved: unknown;
+  try {
+    saved = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new DataError(`${path}: not valid JSON`);
+  }
+  if (!isObject(saved) || saved.format !== "maskconv-mtm" || saved.version !== 1) {
+    const format = isObject(saved) ? ` (format ${JSON.stringify(saved.format)})` : "";
+    throw new DataError(`${path}: not a maskconv model${format}`);
+  }
+  const fail = (key: string, expected: string): never => {
+    throw new DataError(`${path}: "${key}" must be ${expected}, not ${JSON.stringify(saved[key])}`);
+  };
+  for (const key of ["vocabSize", "dim"]) {
+    const value = saved[key];
+    if (!Number.isInteger(value) || (value as number) < 1) fail(key, "a positive integer");
+  }
+  if (typeof saved.threshold !== "number" || !(saved.threshold >= 0 && saved.threshold <= 1)) {
+    fail("threshold", "a probability");
+  }
+  const best = saved.best;
+  const bestOk = isObject(best) && typeof best.metric === "string" &&
+    Number.isFinite(best.value) && Number.isInteger(best.epoch);
+  if (!bestOk) fail("best", "{metric, value, epoch} of the kept epoch");
+  const space = saved.space;
+  const spaceOk = isObject(space) && (space.mode === "aspects" || space.mode === "labels") &&
+    isStrings(space.targets) && space.targets.length > 0 && Array.isArray(space.classes) &&
+    space.classes.length === space.targets.length &&
+    space.classes.every((c) => isStrings(c) && c.length > 0);
+  if (!spaceOk) fail("space", "{mode, targets, classes} with the classes of every target");
+  const config = configFromJson(saved.config, path);
+  if ((config.labelColumns ? "aspects" : "labels") !== (space as { mode: string }).mode) {
+    throw new DataError(`${path}: "space" and "config" disagree on the mode`);
+  }
+  return { ...saved, config } as unknown as SavedConfig;
 }
 
 /**
@@ -96,17 +154,9 @@ async function readBytes(path: string): Promise<Uint8Array> {
  * ```
  */
 export async function loadModel(gpu: Gpu, dir: string): Promise<LoadedModel> {
+  await requireFolder(dir);
   const configPath = `${dir}/config.json`;
-  let saved: SavedConfig;
-  try {
-    saved = JSON.parse(new TextDecoder().decode(await readBytes(configPath)));
-  } catch (error) {
-    if (error instanceof DataError) throw error;
-    throw new DataError(`${configPath}: not valid JSON`);
-  }
-  if (saved.format !== "maskconv-mtm" || saved.version !== 1) {
-    throw new DataError(`${configPath}: not a maskconv model (format ${saved.format})`);
-  }
+  const saved = savedConfig(await readBytes(configPath), configPath);
   await readBytes(`${dir}/vocab.txt`);
   const vocab = loadVocab(`${dir}/vocab.txt`);
   if (vocab.size !== saved.vocabSize) {

@@ -101,10 +101,17 @@ export async function decodeSafetensors(
   }
   const body = bytes.slice(8 + headerLength);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  if (
+    typeof metadata !== "object" || Array.isArray(metadata) ||
+    !Object.values(metadata).every((value) => typeof value === "string")
+  ) {
+    fail("__metadata__ is not an object of strings");
+  }
   const tensors: Record<string, NamedTensor> = {};
   const ranges: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") continue;
+    if (typeof entry !== "object" || entry === null) fail(`tensor ${name} is not an object`);
     const { dtype, shape, data_offsets } = entry as Record<string, unknown>;
     if (dtype !== "F32") fail(`tensor ${name} has dtype ${dtype}, expected F32`);
     if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
@@ -149,7 +156,8 @@ export async function decodeSafetensors(
 
 /**
  * Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
- * never leaves a half-written file in place of a good one.
+ * never leaves a half-written file in place of a good one. A path that cannot be written (no
+ * such folder, no permission) is a one-line {@link DataError}.
  *
  * @example
  * ```ts
@@ -161,6 +169,26 @@ export async function decodeSafetensors(
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(temporary, bytes);
-  await Deno.rename(temporary, path);
+  try {
+    await Deno.writeFile(temporary, bytes);
+  } catch (error) {
+    const where =
+      error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory
+        ? "its folder does not exist"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "not allowed to write there"
+        : undefined;
+    if (where) throw new DataError(`${path}: cannot write the file; ${where}`);
+    throw error;
+  }
+  try {
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    // The temporary copy is of no use to anyone once the rename failed.
+    await Deno.remove(temporary).catch(() => {});
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new DataError(`${path}: a folder, expected a file name`);
+    }
+    throw error;
+  }
 }
