@@ -178,7 +178,9 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (error) {
     if (debug) console.error(error);
-    const message = error instanceof Error ? error.message : String(error);
+    // parseArgs spreads its messages over several lines; the tool promises one.
+    const message = (error instanceof Error ? error.message : String(error))
+      .replace(/\s*\n\s*/g, " ");
     console.error(`maskconv: ${message}`);
     const badInput = error instanceof UsageError || error instanceof DataError ||
       (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");

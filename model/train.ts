@@ -68,6 +68,28 @@ function describe(name: string, docs: Documents, maxLen: number): string {
   return `${name}: ${ids.length} documents, ${encoded.keptTokens} words (${unknown}% unknown), ${cut}`;
 }
 
+/**
+ * Makes the output folder of a new run, refusing one that already holds a model or a
+ * checkpoint: a new run must not replace a trained model it may never beat.
+ */
+async function claimOutputFolder(dir: string): Promise<void> {
+  for (const file of ["config.json", "checkpoint.json"]) {
+    try {
+      await Deno.stat(`${dir}/${file}`);
+    } catch {
+      continue;
+    }
+    throw new DataError(
+      `${dir}: already holds a model (${file}); continue it with --resume ${dir}, or choose another --out`,
+    );
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new DataError(`${dir}: cannot create the output folder (${(error as Error).name})`);
+  }
+}
+
 const METRICS_HEADER =
   "epoch,train_loss,train_prediction_loss,train_regularisers,valid_metric,valid_value,threshold,seconds\n";
 
@@ -92,6 +114,22 @@ export async function train(
   const vocab = buildVocab(trainTokens, config.minCount);
   const trainDocs = encodeDocuments(trainTable, spec, vocab, space, config.maxLen, trainTokens);
   const validDocs = encodeDocuments(validTable, spec, vocab, space, config.maxLen);
+  const next = mulberry32(config.seed ^ 0x5bd1e995);
+  let embeddings: Float32Array | undefined;
+  let dim = config.embeddingDim;
+  let vectorsLine = "";
+  if (config.embeddings) {
+    const initial = () => (2 * next() - 1) * 0.1;
+    const vectors = config.embeddings === "glove100"
+      ? await gloveVectors(vocab, initial, log)
+      : await loadWordVectors(config.embeddings, vocab, initial);
+    embeddings = vectors.vectors;
+    dim = vectors.dim;
+    const share = (100 * vectors.found / vectors.wanted).toFixed(1);
+    vectorsLine =
+      `${config.embeddings}: ${vectors.found} of ${vectors.wanted} words found (${share}%), ${dim}-d`;
+  }
+  if (!run.resume) await claimOutputFolder(run.outDir);
   log(
     `${space.mode} mode: ${space.targets.length} targets; vocabulary ${vocab.size} words (min count ${config.minCount})`,
   );
@@ -100,28 +138,11 @@ export async function train(
   if (validDocs.unseenValues) {
     log(`${run.validPath}: ${validDocs.unseenValues} label values unseen in training, left out`);
   }
-
-  const next = mulberry32(config.seed ^ 0x5bd1e995);
-  let embeddings: Float32Array | undefined;
-  let dim = config.embeddingDim;
-  if (config.embeddings) {
-    const initial = () => (2 * next() - 1) * 0.1;
-    const vectors = config.embeddings === "glove100"
-      ? await gloveVectors(vocab, initial, log)
-      : await loadWordVectors(config.embeddings, vocab, initial);
-    embeddings = vectors.vectors;
-    dim = vectors.dim;
-    log(
-      `${config.embeddings}: ${vectors.found} of ${vectors.wanted} words found (${
-        (100 * vectors.found / vectors.wanted).toFixed(1)
-      }%), ${dim}-d`,
-    );
-  }
+  if (vectorsLine) log(vectorsLine);
   // The data is read and checked before the device is asked for, so bad input fails fast.
   const gpu = await device();
   log(`adapter: ${gpu.description}`);
   const model = new MtmModel(gpu, { config, vocabSize: vocab.size, dim, space }, embeddings);
-  await Deno.mkdir(run.outDir, { recursive: true });
   const metricsPath = `${run.outDir}/metrics.csv`;
   const metricName = space.mode === "aspects" ? "macro_f1" : "micro_f1";
   let state: TrainState;
