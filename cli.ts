@@ -16,6 +16,7 @@ import {
   trainCommand,
 } from "./model/commands.ts";
 import { DataError } from "./data/csv.ts";
+import { explainHtmlCommand, reportCommand } from "./model/report.ts";
 import type { CheckResult } from "./kernels/verify.ts";
 
 const USAGE = `maskconv — multi-target text classifiers with per-target masked embeddings and one
@@ -35,8 +36,13 @@ Commands:
                             (labels), and the share of words selected per target
   predict --model DIR --data C.csv --out P.csv
                             one row per document: predictions and probabilities (id columns kept)
-  explain --model DIR (--text "..." | --data C.csv [--limit N])
-                            every word's target (colour on a terminal, word[target] otherwise)
+  explain --model DIR (--text "..." | --data C.csv [--limit N]) [--html page.html]
+                            every word's target (colour on a terminal, word[target] otherwise);
+                            --html writes the report's page instead
+  report --model DIR --data C.csv --out report.html [--limit N]
+                            one self-contained HTML page: the first N documents (50) with every
+                            word coloured by its target (hover for probabilities), predicted and
+                            true values, training curves, per-target summaries
   info                      print the WebGPU adapter and its limits
   gradcheck [--json]        verify every kernel: GPU vs float64 reference, reference
                             gradients vs finite-difference fixtures; non-zero exit on failure
@@ -114,6 +120,7 @@ async function main(args: string[]): Promise<number> {
       data: { type: "string" },
       text: { type: "string" },
       limit: { type: "string" },
+      html: { type: "string" },
       ...trainFlagOptions(),
     },
   });
@@ -141,7 +148,11 @@ async function main(args: string[]): Promise<number> {
     case "predict":
       return await predictCommand(values);
     case "explain":
-      return await explainCommand(values);
+      return typeof values.html === "string"
+        ? await explainHtmlCommand(values)
+        : await explainCommand(values);
+    case "report":
+      return await reportCommand(values);
     case "bench": {
       const repeat = Number(values.repeat);
       if (!Number.isInteger(repeat) || repeat < 1) {
