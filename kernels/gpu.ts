@@ -25,6 +25,8 @@ export interface Gpu {
   /** The limits the device was created with (the adapter's own). */
   limits: Record<string, number>;
   isFallbackAdapter: boolean;
+  /** Why the device was lost, once it has been (a driver reset, a crash); undefined while usable. */
+  lost?: string;
 }
 
 const LIMIT_NAMES = [
@@ -80,15 +82,18 @@ async function createGpu(): Promise<Gpu> {
     device.destroy();
     if (runtimeDir) Deno.removeSync(runtimeDir, { recursive: true });
   });
-  device.lost.then((info) => {
-    if (info.reason !== "destroyed") console.error(`maskconv: GPU device lost: ${info.message}`);
-  });
-  return {
+  const gpu: Gpu = {
     device,
     description: adapter.info.description || adapter.info.vendor || "unknown adapter",
     limits: requiredLimits,
     isFallbackAdapter: adapter.info.isFallbackAdapter,
   };
+  device.lost.then((info) => {
+    if (info.reason === "destroyed") return;
+    gpu.lost = info.message || "no reason given";
+    console.error(`maskconv: GPU device lost: ${gpu.lost}`);
+  });
+  return gpu;
 }
 
 /** Usage of every tensor buffer: bindable as storage, filled and read back by copies. */

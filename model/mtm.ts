@@ -9,7 +9,7 @@
 
 import { Adam, decodeStats } from "../kernels/adam/adam.ts";
 import { buildTokenIndex, EmbeddingLaunch } from "../kernels/embedding/embedding.ts";
-import { type Gpu, tensorBuffer } from "../kernels/gpu.ts";
+import { type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
 import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
 import { MaskedConv } from "../kernels/masked_conv/masked_conv.ts";
 import { NaiveMaskedConv } from "../kernels/naive_conv/naive_conv.ts";
@@ -24,6 +24,7 @@ import { TargetClassifierLaunch } from "../kernels/target_classifier/target_clas
 import { classifierParameterShapes } from "../kernels/target_classifier/reference.ts";
 import { TargetLossLaunch } from "../kernels/target_loss/target_loss.ts";
 import { TokenSoftmaxLaunch } from "../kernels/token_softmax/token_softmax.ts";
+import { DataError } from "../data/csv.ts";
 import type { TrainConfig } from "./config.ts";
 import type { TargetSpace } from "./dataset.ts";
 import { type Parameter, ParameterSet } from "./parameters.ts";
@@ -91,6 +92,8 @@ class BatchPlan {
   classifier: TargetClassifierLaunch;
   loss: TargetLossLaunch;
   staging: GPUBuffer;
+  /** The batch's tensors in the order a step computes them, to find where values break. */
+  tensors: [string, GPUBuffer][];
 
   constructor(gpu: Gpu, model: MtmModel, B: number, L: number) {
     this.B = B;
@@ -216,6 +219,22 @@ class BatchPlan {
       logits: this.classifier.logits,
       dlogits: this.classifier.dlogits,
     }, { weight: 1 / B, classes: space.classes.map((c) => c.length) });
+    this.tensors = [
+      ["embeddings x", act.x],
+      ["masker logits", this.masker.a],
+      ["word distributions p", this.p],
+      ["target masks m", act.m],
+      ["pooled features h", act.h],
+      ["classifier logits", this.classifier.logits],
+      ["prediction loss", this.loss.documentLoss],
+      ["regulariser loss", this.regulariserLoss],
+      ["gradient of the logits", this.classifier.dlogits],
+      ["gradient of h", act.g],
+      ["gradient of m", act.dm],
+      ["gradient of p", dp],
+      ["gradient of the masker logits", this.masker.da],
+      ["gradient of x", act.dx],
+    ];
     this.staging = gpu.device.createBuffer({
       label: "step readback",
       size: (2 * B + 4) * 4,
@@ -453,6 +472,24 @@ export class MtmModel {
     return values.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * The first tensor holding a NaN or an infinity, in the order the last step of `batch`'s shape
+   * computed them (parameters first, then activations, then gradients); undefined if none.
+   */
+  async firstNonFinite(batch: Batch, L = longest(batch)): Promise<string | undefined> {
+    const plan = this.#plan(batch.ids.length, L);
+    const named: [string, GPUBuffer][] = [
+      ...this.params.list.map((p): [string, GPUBuffer] => [`parameter ${p.name}`, p.value]),
+      ...plan.tensors,
+      ...this.params.list.map((p): [string, GPUBuffer] => [`gradient of ${p.name}`, p.grad]),
+    ];
+    for (const [name, buffer] of named) {
+      const [data] = await readBuffers(this.#gpu, [buffer]);
+      if (new Float32Array(data).some((v) => !Number.isFinite(v))) return name;
+    }
+    return undefined;
+  }
+
   /** Forward only, without dropout or noise: target probabilities and word distributions. */
   async predict(batch: Batch, L = longest(batch)): Promise<Prediction> {
     const gpu = this.#gpu;
@@ -481,6 +518,67 @@ export class MtmModel {
     });
     return { probabilities, tokenProbabilities, L };
   }
+}
+
+/** The tensors of one batch shape that grow with it, with their sizes in 4-byte values. */
+function batchTensors(spec: ModelSpec, B: number, L: number): [string, number][] {
+  const { config, dim: D, space } = spec;
+  const T = space.targets.length;
+  const H = config.maskerHidden;
+  const C = config.widths.reduce((s, k) => s + k, 0) * config.filters;
+  const F = config.widths.length * config.filters;
+  const maskerTensor: [string, number] = config.masker === "conv"
+    ? ["masker taps [B,L,3H]", B * L * 3 * H]
+    : ["masker gates [B,L,4H]", B * L * 4 * H];
+  return [
+    ["embeddings x [B,L,D]", B * L * D],
+    maskerTensor,
+    ["word distributions p [B,L,T+1]", B * L * (T + 1)],
+    ["target masks m [B,L,T]", B * L * T],
+    ["tap projections P [B,L,ΣK·F]", B * L * C],
+    ["pooled features h [B,T,ΣF]", B * T * F],
+    [
+      "classifier hidden [B,T,hidden]",
+      B * T * (config.classifier === "mlp" ? config.classifierHidden : 1),
+    ],
+  ];
+}
+
+/**
+ * Checks, before anything is allocated, that every tensor of the largest batch fits the
+ * adapter's binding limit, and returns the estimated device memory of the model and one batch
+ * shape; a shape that cannot fit is a one-line {@link DataError} with the numbers and what to
+ * lower.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from "./config.ts";
+ * import { checkDeviceMemory } from "./mtm.ts";
+ * const space = { mode: "labels" as const, targets: ["a", "b"], classes: [["1"], ["1"]] };
+ * const spec = { config: { ...DEFAULTS, labelsColumn: "tags" }, vocabSize: 1000, dim: 100, space };
+ * console.log(checkDeviceMemory(spec, { maxStorageBufferBindingSize: 2 ** 27 }));
+ * ```
+ */
+export function checkDeviceMemory(spec: ModelSpec, limits: Record<string, number>): number {
+  const { batchSize: B, maxLen: L } = spec.config;
+  const binding = limits.maxStorageBufferBindingSize;
+  const tensors = batchTensors(spec, B, L);
+  const [name, size] = tensors.reduce((a, b) => b[1] > a[1] ? b : a);
+  if (size * 4 > binding) {
+    const perDocument = size / B;
+    const batch = Math.floor(binding / 4 / perDocument);
+    const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+    throw new DataError(
+      `the ${name} of a batch of ${B} × ${L} words needs ${mib(size * 4)}, over this adapter's ` +
+        `${mib(binding)} per buffer: lower --batch-size to ${batch} or less` +
+        (batch < 1 ? `, and --max-len` : `, or --max-len`),
+    );
+  }
+  const T = spec.space.targets.length;
+  const parameterValues = spec.vocabSize * spec.dim + 4 * spec.dim * spec.config.maskerHidden * 8 +
+    T * (spec.config.widths.length * spec.config.filters + 1) * spec.config.classifierHidden;
+  // Activations and their gradients, and each parameter's value, gradient and two moments.
+  return 4 * (2 * tensors.reduce((a, [, n]) => a + n, 0) + 4 * parameterValues);
 }
 
 function longest(batch: Batch): number {

@@ -30,7 +30,7 @@ import {
   type TrainState,
 } from "./checkpoint.ts";
 import { saveModel } from "./model_dir.ts";
-import { MtmModel } from "./mtm.ts";
+import { checkDeviceMemory, MtmModel } from "./mtm.ts";
 import { Progress } from "./progress.ts";
 
 /** Where training reads and writes, and how it talks. */
@@ -43,6 +43,11 @@ export interface TrainRun {
   log: (line: string) => void;
   /** Continue from the checkpoint in `outDir` instead of starting afresh. */
   resume?: boolean;
+}
+
+/** Training stopped by a numeric fault or a lost device; its message says what is kept. */
+export class TrainingFault extends Error {
+  override name = "TrainingFault";
 }
 
 /** The task spec a config describes. */
@@ -141,8 +146,12 @@ export async function train(
   if (vectorsLine) log(vectorsLine);
   // The data is read and checked before the device is asked for, so bad input fails fast.
   const gpu = await device();
-  log(`adapter: ${gpu.description}`);
-  const model = new MtmModel(gpu, { config, vocabSize: vocab.size, dim, space }, embeddings);
+  const modelSpec = { config, vocabSize: vocab.size, dim, space };
+  const bytes = checkDeviceMemory(modelSpec, gpu.limits);
+  log(
+    `adapter: ${gpu.description}; this model needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of it`,
+  );
+  const model = new MtmModel(gpu, modelSpec, embeddings);
   const metricsPath = `${run.outDir}/metrics.csv`;
   const metricName = space.mode === "aspects" ? "macro_f1" : "micro_f1";
   let state: TrainState;
@@ -189,16 +198,23 @@ export async function train(
           targets: members.map((i) => trainDocs.targets[i]),
         };
         const L = paddedLength(Math.max(1, ...members.map((i) => lengths[i])), config.maxLen);
-        const stats = await model.trainStep(batch, state.step + 1, L);
-        const faulty = [
-          ["prediction loss", stats.prediction],
-          ["regulariser loss", stats.regularisers],
-          ["gradient norm", stats.gradNorm],
-        ].find(([, value]) => !Number.isFinite(value as number));
-        if (faulty) {
-          throw new DataError(
-            `step ${state.step + 1}: the ${faulty[0]} is ${faulty[1]}; the step was not applied, ` +
-              `and the last checkpoint and best model in ${run.outDir} are intact; try a lower --lr`,
+        let stats;
+        try {
+          stats = await model.trainStep(batch, state.step + 1, L);
+        } catch (error) {
+          if (!gpu.lost) throw error;
+          throw new TrainingFault(
+            `step ${state.step + 1}: the GPU device was lost (${gpu.lost}); the last checkpoint ` +
+              `in ${run.outDir} is intact: continue with maskconv train --resume ${run.outDir}`,
+          );
+        }
+        if (!Number.isFinite(stats.prediction + stats.regularisers + stats.gradNorm)) {
+          const tensor = await model.firstNonFinite(batch, L);
+          throw new TrainingFault(
+            `step ${state.step + 1}: non-finite values, first in ${
+              tensor ?? "the loss"
+            }; the step ` +
+              `was not applied and the last checkpoint in ${run.outDir} is intact; try a lower --lr`,
           );
         }
         state.step++;

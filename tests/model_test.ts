@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu, readBuffers } from "../kernels/gpu.ts";
 import { DEFAULTS, type TrainConfig } from "../model/config.ts";
 import type { TargetSpace } from "../model/dataset.ts";
-import { type Batch, MtmModel } from "../model/mtm.ts";
+import { type Batch, checkDeviceMemory, MtmModel } from "../model/mtm.ts";
 
 const LABELS: TargetSpace = {
   mode: "labels",
@@ -97,4 +97,41 @@ Deno.test("training is bit for bit the same for the same seed, and differs for a
   const [a, b, c] = [await run(5), await run(5), await run(6)];
   assert.deepEqual(a, b);
   assert.notDeepEqual(a.weights, c.weights);
+});
+
+Deno.test("a step that overflows is not applied, and the first non-finite tensor is named", async () => {
+  const gpu = await getGpu();
+  const model = new MtmModel(gpu, { config: tinyConfig({}), vocabSize: 7, dim: 4, space: LABELS });
+  const huge = model.params.get("masker.out.weight");
+  gpu.device.queue.writeBuffer(huge.value, 0, new Float32Array(huge.size).fill(3e38));
+  const before = await model.params.save();
+  const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
+  const stats = await model.trainStep(batch, 1, 16);
+  assert.ok(!Number.isFinite(stats.prediction + stats.regularisers + stats.gradNorm));
+  assert.deepEqual(await model.params.save(), before);
+  assert.equal(await model.firstNonFinite(batch, 16), "masker logits");
+});
+
+Deno.test("the memory check refuses a batch whose distributions exceed one binding and says what to lower", () => {
+  const icd: TargetSpace = {
+    mode: "labels",
+    targets: Array.from({ length: 8922 }, (_, t) => `code${t}`),
+    classes: Array.from({ length: 8922 }, () => ["1"]),
+  };
+  const spec = {
+    config: tinyConfig({ batchSize: 64, maxLen: 256 }),
+    vocabSize: 100,
+    dim: 100,
+    space: icd,
+  };
+  // p [64, 256, 8923] holds 146 M floats (558 MiB); one document's share fits 14 in 128 MiB.
+  assert.throws(
+    () => checkDeviceMemory(spec, { maxStorageBufferBindingSize: 2 ** 27 }),
+    /word distributions p \[B,L,T\+1\] of a batch of 64 × 256 words needs 558 MiB, over this adapter's 128 MiB per buffer: lower --batch-size to 14 or less, or --max-len/,
+  );
+  assert.ok(
+    checkDeviceMemory({ ...spec, config: tinyConfig({ batchSize: 14, maxLen: 256 }) }, {
+      maxStorageBufferBindingSize: 2 ** 27,
+    }) > 0,
+  );
 });
