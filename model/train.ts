@@ -148,6 +148,15 @@ export async function train(
   const gpu = await device();
   const modelSpec = { config, vocabSize: vocab.size, dim, space };
   const bytes = checkDeviceMemory(modelSpec, gpu.limits);
+  // A software adapter's device memory is this machine's memory.
+  const memory = Deno.systemMemoryInfo().total;
+  if (gpu.isFallbackAdapter && bytes > 0.8 * memory) {
+    throw new DataError(
+      `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB at --batch-size ` +
+        `${config.batchSize} and --max-len ${config.maxLen}, over 80% of this machine's ` +
+        `${(memory / 2 ** 30).toFixed(1)} GiB that the software adapter uses: lower either`,
+    );
+  }
   log(
     `adapter: ${gpu.description}; this model needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of it`,
   );
