@@ -376,28 +376,8 @@ export class MaskedConv {
   }
 
   /** Reads every gradient back in one submission. */
-  async readGradients(): Promise<MaskedConvGpuGradients> {
-    const { B, L, D, T, widths } = this.shape;
-    const targets = this.#tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
-    const [dWt, db, ...rest] = await readBuffers(this.#gpu, [
-      this.#params.dWt,
-      this.#params.dbias,
-      ...this.#tiles.map((tile) => tile.dx),
-      ...targets.map(({ target }) => target.dm),
-    ]);
-    const dx = new Float32Array(B * L * D);
-    this.#tiles.forEach((tile, i) => dx.set(new Float32Array(rest[i]), tile.b0 * L * D));
-    const dm = new Float32Array(B * L * T);
-    targets.forEach(({ tile, target }, i) => {
-      const block = new Float32Array(rest[this.#tiles.length + i]);
-      putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
-    });
-    return {
-      dx,
-      dm,
-      dW: fromProjectionLayout(new Float32Array(dWt), widths, D),
-      dbias: new Float32Array(db),
-    };
+  readGradients(): Promise<MaskedConvGpuGradients> {
+    return readLayerGradients(this.#gpu, this.shape, this.#params, this.#tiles);
   }
 
   /** Frees every GPU buffer the layer made (not parameters passed in by a model). */
@@ -405,4 +385,49 @@ export class MaskedConv {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];
   }
+}
+
+/** Where one tile of documents keeps its input gradients: dx, and dm per tile of targets. */
+export interface GradientTile {
+  b0: number;
+  nb: number;
+  dx: GPUBuffer; // dx: [nb,L,D]
+  targets: { t0: number; nt: number; dm: GPUBuffer }[]; // dm: [nb,L,nt]
+}
+
+/**
+ * Reads a layer's gradients back in one submission and assembles them in the canonical
+ * layouts, from whichever tiles the layer (fast or naive) keeps them in.
+ *
+ * @example
+ * ```ts ignore
+ * const grads = await readLayerGradients(gpu, shape, { dWt, dbias }, tiles);
+ * ```
+ */
+export async function readLayerGradients(
+  gpu: Gpu,
+  { B, L, D, T, widths }: MaskedConvShape,
+  params: { dWt: GPUBuffer; dbias: GPUBuffer },
+  tiles: GradientTile[],
+): Promise<MaskedConvGpuGradients> {
+  const targets = tiles.flatMap((tile) => tile.targets.map((target) => ({ tile, target })));
+  const [dWt, db, ...rest] = await readBuffers(gpu, [
+    params.dWt,
+    params.dbias,
+    ...tiles.map((tile) => tile.dx),
+    ...targets.map(({ target }) => target.dm),
+  ]);
+  const dx = new Float32Array(B * L * D);
+  tiles.forEach((tile, i) => dx.set(new Float32Array(rest[i]), tile.b0 * L * D));
+  const dm = new Float32Array(B * L * T);
+  targets.forEach(({ tile, target }, i) => {
+    const block = new Float32Array(rest[tiles.length + i]);
+    putBlock(dm, T, tile.b0 * L, tile.nb * L, target.t0, target.nt, block);
+  });
+  return {
+    dx,
+    dm,
+    dW: fromProjectionLayout(new Float32Array(dWt), widths, D),
+    dbias: new Float32Array(db),
+  };
 }

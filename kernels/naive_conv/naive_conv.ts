@@ -23,13 +23,14 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
-import type {
-  MaskedConvActivations,
-  MaskedConvGpuGradients,
-  MaskedConvParameters,
+import {
+  type MaskedConvActivations,
+  type MaskedConvGpuGradients,
+  type MaskedConvParameters,
+  readLayerGradients,
 } from "../masked_conv/masked_conv.ts";
 import type { MaskedConvShape } from "../masked_conv/reference.ts";
-import { fromProjectionLayout, toProjectionLayout } from "../projection/projection.ts";
+import { toProjectionLayout } from "../projection/projection.ts";
 import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
 
 /**
@@ -690,30 +691,8 @@ export class NaiveMaskedConv {
   }
 
   /** Reads every gradient back in one submission. */
-  async readGradients(): Promise<MaskedConvGpuGradients> {
-    const { B, L, D, T, widths } = this.shape;
-    const targets = this.#blocks.flatMap((block) =>
-      block.targets.map((target) => ({ block, target }))
-    );
-    const [dWt, dbias, ...rest] = await readBuffers(this.#gpu, [
-      this.#params.dWt,
-      this.#params.dbias,
-      ...this.#blocks.map((block) => block.dx),
-      ...targets.map(({ target }) => target.dm),
-    ]);
-    const dx = new Float32Array(B * L * D);
-    this.#blocks.forEach((block, i) => dx.set(new Float32Array(rest[i]), block.b0 * L * D));
-    const dm = new Float32Array(B * L * T);
-    targets.forEach(({ block, target }, i) => {
-      const part = new Float32Array(rest[this.#blocks.length + i]);
-      putBlock(dm, T, block.b0 * L, block.nb * L, target.t0, target.nt, part);
-    });
-    return {
-      dx,
-      dm,
-      dW: fromProjectionLayout(new Float32Array(dWt), widths, D),
-      dbias: new Float32Array(dbias),
-    };
+  readGradients(): Promise<MaskedConvGpuGradients> {
+    return readLayerGradients(this.#gpu, this.shape, this.#params, this.#blocks);
   }
 
   /** Frees every GPU buffer the layer made (not parameters passed in by a model). */
