@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import { getGpu, type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
 import { MaskedConv, type MaskedConvParameters } from "../kernels/masked_conv/masked_conv.ts";
 import {
-  maskedConvBackward,
-  maskedConvForward,
   type MaskedConvInputs,
   maskedConvPreActivations,
   type MaskedConvShape,
@@ -15,8 +13,9 @@ import {
   naiveMemoryBytes,
   NaiveMemoryError,
 } from "../kernels/naive_conv/naive_conv.ts";
+import { drawLayerInputs, layerParity } from "../kernels/masked_conv/check.ts";
 import { toProjectionLayout } from "../kernels/projection/projection.ts";
-import { fillUniform, mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../kernels/rng.ts";
 import {
   type CheckResult,
   compare,
@@ -35,84 +34,18 @@ interface NaiveCase {
   maxBindingBytes?: number;
 }
 
-/** Inputs in [-1, 1) (m in [0, 1), zero past each document's length), drawn in a fixed order. */
-function drawInputs({ shape, lengths }: NaiveCase, next: () => number) {
-  const { B, L, D, T, widths } = shape;
-  const x = fillUniform(next, new Float64Array(B * L * D), -1, 1); // x: [B,L,D]
-  const m = fillUniform(next, new Float64Array(B * L * T), 0, 1); // m: [B,L,T]
-  for (let b = 0; b < B; b++) m.fill(0, (b * L + lengths[b]) * T, (b + 1) * L * T);
-  const W = widths.map(({ K, F }) => fillUniform(next, new Float64Array(F * D * K), -1, 1));
-  const bias = widths.map(({ F }) => fillUniform(next, new Float64Array(F), -1, 1));
-  const F_total = widths.reduce((s, w) => s + w.F, 0);
-  const g = fillUniform(next, new Float64Array(B * T * F_total), -1, 1); // g: [B,T,ΣF]
-  const inputs: MaskedConvInputs = { x, m, lengths, W, bias };
-  return { inputs, g };
-}
-
-/**
- * The naive layer's h, dx, dm, dW and dbias against the float64 definition. Tolerances are
- * `f32SumTolerance(n, 1)` (atol 4·n·2⁻²⁴, rtol 1e-5; every input is bounded by 1) with n the
- * products a value sums: K·D + 1 for h, T·ΣF·K for dx, ΣF·K·D for dm, B·L·T for dW and B·T
- * for dbias (the zeros of the dense dz add nothing to the rounding).
- */
+/** The naive layer's h, dx, dm, dW and dbias against the float64 definition. */
 async function parity(naiveCase: NaiveCase): Promise<CheckResult[]> {
   const gpu = await getGpu();
   const { shape, lengths, maxBindingBytes } = naiveCase;
   const { B, L, D, T, widths } = shape;
-  const { inputs, g } = drawInputs(naiveCase, mulberry32(7));
+  const { inputs, g } = drawLayerInputs(mulberry32(7), naiveCase);
   const layer = new NaiveMaskedConv(gpu, shape, { maxBindingBytes });
+  const what = `B=${B} L=${L} D=${D} T=${T} widths=${
+    widths.map((w) => `${w.K}x${w.F}`).join(",")
+  } lengths=${lengths.join(",")}`;
   try {
-    layer.setWeights(inputs.W, inputs.bias.flatMap((b) => [...b]));
-    layer.setInputs(Float32Array.from(inputs.x), Float32Array.from(inputs.m), lengths);
-    layer.setUpstream(Float32Array.from(g));
-    layer.forward();
-    layer.backward();
-    const h = await layer.readOutput();
-    const grads = await layer.readGradients();
-    const fwd = maskedConvForward(inputs, shape);
-    const ref = maskedConvBackward(inputs, fwd, g, shape);
-    const what = `B=${B} L=${L} D=${D} T=${T} widths=${
-      widths.map((w) => `${w.K}x${w.F}`).join(",")
-    } lengths=${lengths.join(",")}`;
-    const K = Math.max(...widths.map((w) => w.K));
-    const F = widths.reduce((s, w) => s + w.F, 0);
-    return [
-      compare(KERNEL, "forward parity", `h ${what}`, h, fwd.h, f32SumTolerance(K * D + 1, 1)),
-      compare(
-        KERNEL,
-        "backward parity",
-        `dx ${what}`,
-        grads.dx,
-        ref.dx,
-        f32SumTolerance(T * F * K, 1),
-      ),
-      compare(
-        KERNEL,
-        "backward parity",
-        `dm ${what}`,
-        grads.dm,
-        ref.dm,
-        f32SumTolerance(F * K * D, 1),
-      ),
-      ...widths.map((w, i) =>
-        compare(
-          KERNEL,
-          "backward parity",
-          `dW(K=${w.K}) ${what}`,
-          grads.dW[i],
-          ref.dW[i],
-          f32SumTolerance(B * L * T, 1),
-        )
-      ),
-      compare(
-        KERNEL,
-        "backward parity",
-        `dbias ${what}`,
-        grads.dbias,
-        ref.dbias.flatMap((b) => [...b]),
-        f32SumTolerance(B * T, 1),
-      ),
-    ];
+    return await layerParity(KERNEL, layer, inputs, g, shape, what);
   } finally {
     layer.destroy();
   }
@@ -291,7 +224,7 @@ async function naiveMatchesFast(naiveCase: NaiveCase): Promise<CheckResult[]> {
   const { B, L, D, T, widths } = shape;
   const next = mulberry32(11);
   const { inputs, g } = drawUntil(
-    () => drawInputs(naiveCase, next),
+    () => drawLayerInputs(next, naiveCase),
     ({ inputs }) => kinkFree(inputs, shape),
   );
   const C = widths.reduce((s, w) => s + w.K * w.F, 0);

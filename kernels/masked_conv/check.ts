@@ -37,7 +37,22 @@ interface LayerCase {
   maxBindingBytes?: number;
 }
 
-function drawInputs(next: () => number, { shape, lengths }: LayerCase) {
+/**
+ * The layer's inputs for a shape and lengths, drawn in a fixed order: x, W, bias and g in
+ * [-1, 1), m in [0, 1) and zero past each document's length.
+ *
+ * @example
+ * ```ts
+ * import { mulberry32 } from "../rng.ts";
+ * import { drawLayerInputs } from "./check.ts";
+ * const shape = { B: 1, L: 2, D: 1, T: 1, widths: [{ K: 1, F: 1 }] };
+ * console.log(drawLayerInputs(mulberry32(1), { shape, lengths: [2] }).inputs.x);
+ * ```
+ */
+export function drawLayerInputs(
+  next: () => number,
+  { shape, lengths }: { shape: MaskedConvShape; lengths: number[] },
+) {
   const { B, L, D, T, widths } = shape;
   const x = fillUniform(next, new Float64Array(B * L * D), -1, 1);
   const m = fillUniform(next, new Float64Array(B * L * T), 0, 1);
@@ -56,65 +71,86 @@ function label({ shape: { B, L, D, T, widths }, lengths, maxBindingBytes }: Laye
   return `B=${B} L=${L} D=${D} T=${T} widths(KxF)=${ws} lengths=${lengths.join(",")}${tiled}`;
 }
 
-async function parity(gpu: Gpu, layerCase: LayerCase): Promise<CheckResult[]> {
-  const { shape, lengths, maxBindingBytes } = layerCase;
+/** What a layer (the fast one or the naive one) offers on the host. */
+export type HostLayer = Pick<
+  MaskedConv,
+  | "setWeights"
+  | "setInputs"
+  | "setUpstream"
+  | "forward"
+  | "backward"
+  | "readOutput"
+  | "readGradients"
+>;
+
+/**
+ * Runs `layer` forward and backward on `inputs` and compares h, dx, dm, dW and dbias with the
+ * float64 definition. Tolerances are `f32SumTolerance(n, 1)` (every input is bounded by 1) with
+ * n the products a value sums: K·D + 1 for h, T·ΣF·K for dx, ΣF·K·D for dm, B·L·T for dW and
+ * B·T for dbias.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../gpu.ts";
+ * import { mulberry32 } from "../rng.ts";
+ * import { drawLayerInputs, layerParity } from "./check.ts";
+ * import { MaskedConv } from "./masked_conv.ts";
+ * const shape = { B: 1, L: 3, D: 2, T: 2, widths: [{ K: 3, F: 2 }] };
+ * const { inputs, g } = drawLayerInputs(mulberry32(1), { shape, lengths: [3] });
+ * const layer = new MaskedConv(await getGpu(), shape);
+ * const results = await layerParity("layer", layer, inputs, g, shape, "demo");
+ * console.log(results.every((r) => r.pass));
+ * ```
+ */
+export async function layerParity(
+  kernel: string,
+  layer: HostLayer,
+  inputs: MaskedConvInputs,
+  g: Float64Array,
+  shape: MaskedConvShape,
+  what: string,
+): Promise<CheckResult[]> {
   const { B, L, D, T, widths } = shape;
-  const { inputs, g } = drawInputs(mulberry32(5), layerCase);
-  const layer = new MaskedConv(gpu, shape, { maxBindingBytes });
-  if (maxBindingBytes && layer.plan.docsPerTile === B && layer.plan.targetsPerTile === T) {
-    throw new Error(`${label(layerCase)} was meant to tile but fits one tile`);
-  }
   layer.setWeights(inputs.W, inputs.bias.flatMap((b) => [...b]));
-  layer.setInputs(Float32Array.from(inputs.x), Float32Array.from(inputs.m), lengths);
+  layer.setInputs(Float32Array.from(inputs.x), Float32Array.from(inputs.m), inputs.lengths);
   layer.setUpstream(Float32Array.from(g));
   layer.forward();
   layer.backward();
   const h = await layer.readOutput();
   const grads = await layer.readGradients();
-  layer.destroy();
-
   const fwd = maskedConvForward(inputs, shape);
   const ref = maskedConvBackward(inputs, fwd, g, shape);
-  const what = label(layerCase);
   const K = Math.max(...widths.map((w) => w.K));
   const F = widths.reduce((s, w) => s + w.F, 0);
+  const backward = (
+    name: string,
+    actual: ArrayLike<number>,
+    expected: ArrayLike<number>,
+    n: number,
+  ) =>
+    compare(kernel, "backward parity", `${name} ${what}`, actual, expected, f32SumTolerance(n, 1));
   return [
-    compare(KERNEL, "forward parity", `h ${what}`, h, fwd.h, f32SumTolerance(K * D + 1, 1)),
-    compare(
-      KERNEL,
-      "backward parity",
-      `dx ${what}`,
-      grads.dx,
-      ref.dx,
-      f32SumTolerance(T * F * K, 1),
-    ),
-    compare(
-      KERNEL,
-      "backward parity",
-      `dm ${what}`,
-      grads.dm,
-      ref.dm,
-      f32SumTolerance(F * K * D, 1),
-    ),
-    ...widths.map((w, i) =>
-      compare(
-        KERNEL,
-        "backward parity",
-        `dW(K=${w.K}) ${what}`,
-        grads.dW[i],
-        ref.dW[i],
-        f32SumTolerance(B * L * T, 1),
-      )
-    ),
-    compare(
-      KERNEL,
-      "backward parity",
-      `dbias ${what}`,
-      grads.dbias,
-      ref.dbias.flatMap((b) => [...b]),
-      f32SumTolerance(B * T, 1),
-    ),
+    compare(kernel, "forward parity", `h ${what}`, h, fwd.h, f32SumTolerance(K * D + 1, 1)),
+    backward("dx", grads.dx, ref.dx, T * F * K),
+    backward("dm", grads.dm, ref.dm, F * K * D),
+    ...widths.map((w, i) => backward(`dW(K=${w.K})`, grads.dW[i], ref.dW[i], B * L * T)),
+    backward("dbias", grads.dbias, ref.dbias.flatMap((b) => [...b]), B * T),
   ];
+}
+
+async function parity(gpu: Gpu, layerCase: LayerCase): Promise<CheckResult[]> {
+  const { shape, lengths, maxBindingBytes } = layerCase;
+  const { B, T } = shape;
+  const { inputs, g } = drawLayerInputs(mulberry32(5), { shape, lengths });
+  const layer = new MaskedConv(gpu, shape, { maxBindingBytes });
+  if (maxBindingBytes && layer.plan.docsPerTile === B && layer.plan.targetsPerTile === T) {
+    throw new Error(`${label(layerCase)} was meant to tile but fits one tile`);
+  }
+  try {
+    return await layerParity(KERNEL, layer, inputs, g, shape, label(layerCase));
+  } finally {
+    layer.destroy();
+  }
 }
 
 const CASES: LayerCase[] = [
@@ -151,7 +187,7 @@ function kinkFree(inputs: MaskedConvInputs, shape: MaskedConvShape): boolean {
 function fixtureTensors(): { inputs: MaskedConvInputs; g: Float64Array } {
   const next = mulberry32(17);
   return drawUntil(
-    () => drawInputs(next, FIXTURE_CASE),
+    () => drawLayerInputs(next, FIXTURE_CASE),
     ({ inputs }) => kinkFree(inputs, FIXTURE_CASE.shape),
   );
 }
