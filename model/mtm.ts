@@ -92,6 +92,8 @@ class BatchPlan {
   classifier: TargetClassifierLaunch;
   loss: TargetLossLaunch;
   staging: GPUBuffer;
+  /** Readback buffers of predictions (probabilities, p), made on first use. */
+  predictionStaging?: GPUBuffer[];
   /** The batch's tensors in the order a step computes them, to find where values break. */
   tensors: [string, GPUBuffer][];
 
@@ -501,19 +503,22 @@ export class MtmModel {
     const pass = encoder.beginComputePass();
     plan.encodeForward(pass);
     pass.end();
-    const read = [plan.loss.probabilities, plan.p].map((source) => {
-      const target = gpu.device.createBuffer({
+    // Staging buffers of the plan, made on its first prediction and reused by every later one.
+    plan.predictionStaging ??= [plan.loss.probabilities, plan.p].map((source) =>
+      gpu.device.createBuffer({
+        label: "prediction readback",
         size: source.size,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
-      encoder.copyBufferToBuffer(source, 0, target, 0, source.size);
-      return target;
-    });
+      })
+    );
+    const read = plan.predictionStaging;
+    encoder.copyBufferToBuffer(plan.loss.probabilities, 0, read[0], 0, read[0].size);
+    encoder.copyBufferToBuffer(plan.p, 0, read[1], 0, read[1].size);
     gpu.device.queue.submit([encoder.finish()]);
     await Promise.all(read.map((b) => b.mapAsync(GPUMapMode.READ)));
     const [probabilities, tokenProbabilities] = read.map((b) => {
       const copy = new Float32Array(b.getMappedRange().slice(0));
-      b.destroy();
+      b.unmap();
       return copy;
     });
     return { probabilities, tokenProbabilities, L };
