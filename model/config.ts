@@ -30,6 +30,8 @@ export interface TrainConfig {
   maskerHidden: number;
   mask: "soft" | "gumbel" | "hard";
   tau: number;
+  /** s in the encoder's input m = s·p; unset means T + 1 (see `encoderMaskScale`). */
+  maskScale?: number;
   widths: number[];
   filters: number;
   classifier: "mlp" | "linear";
@@ -189,6 +191,13 @@ const FLAGS: {
     choices: ["soft", "gumbel", "hard"],
   },
   { flag: "tau", key: "tau", kind: "number", help: "softmax temperature", check: positive },
+  {
+    flag: "mask-scale",
+    key: "maskScale",
+    kind: "number",
+    help: "the encoder sees masks × this (default: targets + 1)",
+    check: positive,
+  },
   {
     flag: "widths",
     key: "widths",

@@ -32,7 +32,8 @@ const LAYOUTS: Record<string, string> = {
   "masker.out.weight": "[H or 2H, T+1]: column 0 is 'none', column t+1 target t",
   "masker.lstm.*.Wx/Wh/bias": "[D or H, 4H], [4H]: gate blocks i, f, g, o",
   "encoder.projection":
-    "[D, Σ_K K·F]: widths in config order; within width K, column k·F + f is tap k of filter f",
+    "[D, Σ_K K·F]: widths in config order; within width K, column k·F + f is tap k of filter f; " +
+    "applied to target t's masked words config.maskScale·p[t+1]·x",
   "encoder.bias": "[Σ F]: filters of every width side by side",
   "classifier.*": "target-major: W [T, in, out], b [T, out]",
 };

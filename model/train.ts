@@ -30,7 +30,7 @@ import {
   type TrainState,
 } from "./checkpoint.ts";
 import { saveModel } from "./model_dir.ts";
-import { checkDeviceMemory, MtmModel } from "./mtm.ts";
+import { checkDeviceMemory, encoderMaskScale, MtmModel } from "./mtm.ts";
 import { Progress } from "./progress.ts";
 
 /** Where training reads and writes, and how it talks. */
@@ -146,7 +146,9 @@ export async function train(
   if (vectorsLine) log(vectorsLine);
   // The data is read and checked before the device is asked for, so bad input fails fast.
   const gpu = await device();
-  const modelSpec = { config, vocabSize: vocab.size, dim, space };
+  // The resolved mask scale goes into config.json, so other tools reading the weights see it.
+  const resolved = { ...config, maskScale: encoderMaskScale(config, space.targets.length) };
+  const modelSpec = { config: resolved, vocabSize: vocab.size, dim, space };
   const bytes = checkDeviceMemory(modelSpec, gpu.limits);
   // A software adapter's device memory is this machine's memory.
   const memory = Deno.systemMemoryInfo().total;

@@ -555,6 +555,11 @@ const BAD_INPUTS: BadInput[] = [
     error: /--lambda-p 0: must be in \(0, 1\)$/,
   },
   {
+    input: "--mask-scale -1",
+    args: (c) => trainOver(c, "--labels-column", "tags", "--mask-scale=-1"),
+    error: /--mask-scale -1: must be positive$/,
+  },
+  {
     input: "--epochs 1.5",
     args: (c) => trainOver(c, "--labels-column", "tags", "--epochs", "1.5"),
     error: /--epochs 1\.5: not an integer$/,

@@ -39,6 +39,8 @@ interface SoftmaxCase {
   sampling: SoftmaxSampling;
   /** Whether the backward gets a dp (else only dm). */
   withDp: boolean;
+  /** s in m = s·p. */
+  maskScale: number;
 }
 
 interface SoftmaxInputs {
@@ -62,10 +64,12 @@ function chainLength(terms: number): number {
   return Math.ceil(terms / WORKGROUP_SIZE) + Math.log2(WORKGROUP_SIZE);
 }
 
-function label({ shape: { B, L, T }, lengths, sampling, withDp }: SoftmaxCase): string {
+function label(
+  { shape: { B, L, T }, lengths, sampling, withDp, maskScale }: SoftmaxCase,
+): string {
   const { mode, seed, step, tau } = sampling;
   return `B=${B} L=${L} T=${T} lengths=${lengths.join(",")} ${mode} seed=${seed} step=${step} ` +
-    `tau=${tau}${withDp ? "" : " no dp"}`;
+    `tau=${tau} scale=${maskScale}${withDp ? "" : " no dp"}`;
 }
 
 /** The GPU buffers of one case, with the inputs uploaded. */
@@ -100,28 +104,41 @@ async function forwardBackward(gpu: Gpu, softmax: TokenSoftmaxLaunch, out: GPUBu
 }
 
 async function parity(gpu: Gpu, softmaxCase: SoftmaxCase): Promise<CheckResult[]> {
-  const { shape, lengths, sampling, withDp } = softmaxCase;
+  const { shape, lengths, sampling, withDp, maskScale } = softmaxCase;
   const inputs = drawInputs(mulberry32(5), shape);
   const buffers = upload(gpu, softmaxCase, inputs);
   // Built at step 0, then moved to the case's step as a training loop would.
-  const softmax = new TokenSoftmaxLaunch(gpu, shape, buffers, { ...sampling, step: 0 });
+  const softmax = new TokenSoftmaxLaunch(gpu, shape, buffers, { ...sampling, step: 0 }, {
+    maskScale,
+  });
   softmax.setStep(sampling.step);
   const [p, m, da] = await forwardBackward(gpu, softmax, [buffers.p, buffers.m, buffers.da]);
   softmax.destroy();
   Object.values(buffers).forEach((b) => b?.destroy());
 
-  const fwd = tokenSoftmaxForward(inputs.a, lengths, shape, sampling);
+  const fwd = tokenSoftmaxForward(inputs.a, lengths, shape, sampling, maskScale);
   const dp = withDp ? inputs.dp : undefined;
-  const refDa = tokenSoftmaxBackward(fwd.pSoft, dp, inputs.dm, lengths, shape, sampling.tau);
+  const refDa = tokenSoftmaxBackward(
+    fwd.pSoft,
+    dp,
+    inputs.dm,
+    lengths,
+    shape,
+    sampling.tau,
+    maskScale,
+  );
   const chain = chainLength(shape.T + 1);
   const maxP = Math.max(...fwd.pSoft);
-  const probabilities = sampling.mode === "hard" ? EXACT : f32SumTolerance(chain, maxP);
+  const hard = sampling.mode === "hard";
+  // m = s·p is one more rounding; one-hot p times an integer s is exact.
+  const probabilities = hard ? EXACT : f32SumTolerance(chain, maxP);
+  const masks = hard ? EXACT : f32SumTolerance(chain + 1, maskScale * maxP);
   // da = ps·(gp − dot)/τ: the dot's rounding, at most chain·u·max|gp|, scaled by ps/τ.
-  const maxGrad = withDp ? 2 : 1;
+  const maxGrad = (withDp ? 1 : 0) + maskScale;
   const what = label(softmaxCase);
   return [
     compare(KERNEL, "forward parity", `p ${what}`, p, fwd.p, probabilities),
-    compare(KERNEL, "forward parity", `m ${what}`, m, fwd.m, probabilities),
+    compare(KERNEL, "forward parity", `m ${what}`, m, fwd.m, masks),
     compare(
       KERNEL,
       "backward parity",
@@ -138,9 +155,11 @@ async function parity(gpu: Gpu, softmaxCase: SoftmaxCase): Promise<CheckResult[]
  * the same bit for bit, the forward the one-hot of the gumbel p's first arg-max.
  */
 async function hardIsStraightThrough(gpu: Gpu, softmaxCase: SoftmaxCase): Promise<CheckResult[]> {
-  const { shape: { B, L, T }, lengths, sampling } = softmaxCase;
+  const { shape: { B, L, T }, lengths, sampling, maskScale } = softmaxCase;
   const buffers = upload(gpu, softmaxCase, drawInputs(mulberry32(9), softmaxCase.shape));
-  const softmax = new TokenSoftmaxLaunch(gpu, softmaxCase.shape, buffers, sampling);
+  const softmax = new TokenSoftmaxLaunch(gpu, softmaxCase.shape, buffers, sampling, {
+    maskScale,
+  });
   const out = [buffers.p, buffers.da];
   softmax.configure({ mode: "gumbel" });
   const [pGumbel, daGumbel] = await forwardBackward(gpu, softmax, out);
@@ -175,14 +194,22 @@ const CASES: SoftmaxCase[] = [
     lengths: [3, 1],
     sampling,
     withDp: true,
+    maskScale: 2,
   })),
   // T+1 = 64 exactly, and T+1 = 71: some invocations stride twice; an empty document.
-  { shape: { B: 2, L: 2, T: 63 }, lengths: [2, 1], sampling: GUMBEL, withDp: false },
+  {
+    shape: { B: 2, L: 2, T: 63 },
+    lengths: [2, 1],
+    sampling: GUMBEL,
+    withDp: false,
+    maskScale: 1,
+  },
   ...[SOFT, GUMBEL, HARD].map((sampling, i) => ({
     shape: { B: 3, L: 4, T: 70 },
     lengths: [4, 2, 0],
     sampling: { ...sampling, step: 100 + i },
     withDp: i !== 1,
+    maskScale: 71,
   })),
   // ICD-sized: 9,001 classes, 141 per invocation per pass.
   ...[GUMBEL, HARD].map((sampling) => ({
@@ -190,6 +217,7 @@ const CASES: SoftmaxCase[] = [
     lengths: [2],
     sampling,
     withDp: true,
+    maskScale: 9001,
   })),
 ];
 
@@ -198,10 +226,13 @@ const STRAIGHT_THROUGH_CASE: SoftmaxCase = {
   lengths: [4, 1, 0],
   sampling: HARD,
   withDp: true,
+  maskScale: 71,
 };
 
 const FIXTURE_SHAPE: TokenSoftmaxShape = { B: 2, L: 3, T: 3 };
 const FIXTURE_LENGTHS = [3, 2];
+/** T + 1, as the model uses. */
+const FIXTURE_MASK_SCALE = 4;
 /** The fixture's soft and gumbel draws (the FD fixture cannot check hard mode: it is flat). */
 const FIXTURE_SAMPLINGS: SoftmaxSampling[] = [
   { mode: "soft", seed: 0, step: 0, tau: 0.75 },
@@ -214,7 +245,13 @@ function fixtureLoss(
   Gm: Float64Array,
   sampling: SoftmaxSampling,
 ): number {
-  const { p, m } = tokenSoftmaxForward(a, FIXTURE_LENGTHS, FIXTURE_SHAPE, sampling);
+  const { p, m } = tokenSoftmaxForward(
+    a,
+    FIXTURE_LENGTHS,
+    FIXTURE_SHAPE,
+    sampling,
+    FIXTURE_MASK_SCALE,
+  );
   return p.reduce((s, v, i) => s + v * Gp[i], 0) + m.reduce((s, v, i) => s + v * Gm[i], 0);
 }
 
@@ -242,8 +279,12 @@ function checkFixture(fixture: Map<string, FixtureTensor>): CheckResult[] {
   const analytic = Object.fromEntries(FIXTURE_SAMPLINGS.map((sampling) => {
     const name = `a_${sampling.mode}`;
     const a = fixture.get(name)!.values;
-    const { pSoft } = tokenSoftmaxForward(a, lengths, FIXTURE_SHAPE, sampling);
-    return [name, tokenSoftmaxBackward(pSoft, Gp, Gm, lengths, FIXTURE_SHAPE, sampling.tau)];
+    const { pSoft } = tokenSoftmaxForward(a, lengths, FIXTURE_SHAPE, sampling, FIXTURE_MASK_SCALE);
+    const tau = sampling.tau;
+    return [
+      name,
+      tokenSoftmaxBackward(pSoft, Gp, Gm, lengths, FIXTURE_SHAPE, tau, FIXTURE_MASK_SCALE),
+    ];
   }));
   return fdChecks(KERNEL, fixture, analytic);
 }

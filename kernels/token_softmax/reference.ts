@@ -52,13 +52,13 @@ export function gumbelNoise(seed: number, step: number, index: number): number {
 /** Forward results, all 0 at padding. */
 export interface TokenSoftmaxForward {
   p: Float64Array; // p: [B,L,T+1], one-hot in hard mode
-  m: Float64Array; // m: [B,L,T], m[b,l,t] = p[b,l,t+1]
+  m: Float64Array; // m: [B,L,T], m[b,l,t] = s·p[b,l,t+1]
   pSoft: Float64Array; // pSoft: [B,L,T+1], the softmax even in hard mode
 }
 
 /**
- * p = softmax((a + n)/τ) per token, m = p without class 0; hard mode outputs the one-hot of
- * the first arg-max of (a + n)/τ instead.
+ * p = softmax((a + n)/τ) per token, m = s·p without class 0 (s the mask scale); hard mode
+ * outputs the one-hot of the first arg-max of (a + n)/τ instead.
  *
  * @example
  * ```ts
@@ -75,6 +75,7 @@ export function tokenSoftmaxForward(
   lengths: ArrayLike<number>, // lengths: [B]
   { B, L, T }: TokenSoftmaxShape,
   { mode, seed, step, tau }: SoftmaxSampling,
+  maskScale = 1,
 ): TokenSoftmaxForward {
   const classes = T + 1;
   const p = new Float64Array(B * L * classes);
@@ -93,7 +94,7 @@ export function tokenSoftmaxForward(
       for (let c = 0; c < classes; c++) {
         pSoft[row + c] = e[c] / total;
         p[row + c] = mode === "hard" ? (c === best ? 1 : 0) : pSoft[row + c];
-        if (c > 0) m[(b * L + l) * T + c - 1] = p[row + c];
+        if (c > 0) m[(b * L + l) * T + c - 1] = maskScale * p[row + c];
       }
     }
   }
@@ -101,7 +102,7 @@ export function tokenSoftmaxForward(
 }
 
 /**
- * da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c) per token with gp = dp + [0, dm] and ps the soft p
+ * da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c) per token with gp = dp + s·[0, dm] and ps the soft p
  * (in every mode: hard mode's backward is the gumbel one), 0 at padding.
  *
  * @example
@@ -120,6 +121,7 @@ export function tokenSoftmaxBackward(
   lengths: ArrayLike<number>, // lengths: [B]
   { B, L, T }: TokenSoftmaxShape,
   tau: number,
+  maskScale = 1,
 ): Float64Array {
   const classes = T + 1;
   const da = new Float64Array(B * L * classes);
@@ -128,7 +130,7 @@ export function tokenSoftmaxBackward(
       const row = (b * L + l) * classes;
       const gp = Array.from(
         { length: classes },
-        (_, c) => (dp ? dp[row + c] : 0) + (c > 0 ? dm[(b * L + l) * T + c - 1] : 0),
+        (_, c) => (dp ? dp[row + c] : 0) + (c > 0 ? maskScale * dm[(b * L + l) * T + c - 1] : 0),
       );
       const dot = gp.reduce((s, g, c) => s + pSoft[row + c] * g, 0);
       for (let c = 0; c < classes; c++) da[row + c] = pSoft[row + c] * (gp[c] - dot) / tau;

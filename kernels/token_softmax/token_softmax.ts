@@ -42,7 +42,7 @@ export interface TokenSoftmaxBuffers {
 
 /**
  * The forward and backward dispatches over B·L tokens, built once; the soft p the backward
- * needs lives in the launcher's own buffer `pSoft`.
+ * needs lives in the launcher's own buffer `pSoft`. `maskScale` s (default 1) gives m = s·p.
  *
  * @example
  * ```ts
@@ -72,6 +72,7 @@ export class TokenSoftmaxLaunch {
   readonly pSoft: GPUBuffer;
   #gpu: Gpu;
   #sampling: SoftmaxSampling;
+  #maskScale: number;
   #params: GPUBuffer;
   #forward: { pipeline: GPUComputePipeline; group: GPUBindGroup };
   #backward: { pipeline: GPUComputePipeline; group: GPUBindGroup };
@@ -81,6 +82,7 @@ export class TokenSoftmaxLaunch {
     shape: TokenSoftmaxShape,
     buffers: TokenSoftmaxBuffers,
     sampling: SoftmaxSampling,
+    { maskScale = 1 }: { maskScale?: number } = {},
   ) {
     const { B, L, T } = shape;
     if (3 * Math.ceil((T + 1) / WORKGROUP_SIZE) > SOFTMAX_TRIPS) {
@@ -89,6 +91,7 @@ export class TokenSoftmaxLaunch {
     this.#gpu = gpu;
     this.shape = shape;
     this.#sampling = { ...sampling };
+    this.#maskScale = maskScale;
     this.#params = uniformBuffer(gpu, this.#paramWords(), "token softmax params");
     this.pSoft = tensorBuffer(gpu, B * L * (T + 1), "p soft");
     const forward = computePipeline(gpu, CODE, "forward");
@@ -121,8 +124,8 @@ export class TokenSoftmaxLaunch {
   #paramWords(): number[] {
     const { B, L, T } = this.shape;
     const { mode, seed, step, tau } = this.#sampling;
-    const tauBits = new Uint32Array(Float32Array.of(tau).buffer)[0];
-    return [B, L, T, seed, step, MODE_CODES[mode], tauBits];
+    const [tauBits, scaleBits] = new Uint32Array(Float32Array.of(tau, this.#maskScale).buffer);
+    return [B, L, T, seed, step, MODE_CODES[mode], tauBits, scaleBits];
   }
 
   /** Sets the noise stream of the next submitted forward: one 4-byte write. */

@@ -2,12 +2,15 @@
 // backward. For every token (b, l) with l < len[b]:
 //
 //   y = (a + n)/τ,  n = −log(−log u),  u = hash_uniform(seed, step, (b·L + l)·(T+1) + c)
-//   p = softmax(y),  m[t] = p[t+1]
+//   p = softmax(y),  m[t] = s·p[t+1]
 //
 // with n = 0 in soft mode; hard mode outputs the one-hot of the first arg-max of y in p and m
 // but keeps the soft p in p_soft, which every backward reads (straight-through):
 //
-//   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + [0, dm]
+//   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + s·[0, dm]
+//
+// with s the mask scale: the model passes T+1, so that the encoder's input starts at the
+// embeddings' own size while p is still uniform (see model/mtm.ts).
 //
 // Padding tokens get zeros everywhere. One workgroup owns one token: its 64 invocations stride
 // over the classes and meet in tree reductions of fixed order, so with T in the thousands (8,922
@@ -22,6 +25,7 @@ struct Params {
   step: u32, // the noise stream: fresh noise every training step
   mode: u32, // SOFT, GUMBEL or HARD
   tau: f32, // temperature
+  mask_scale: f32, // s
 }
 
 // The backward adds dp into the upstream gradient; without it dp is never read.
@@ -157,15 +161,15 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     p_soft[row + c] = soft;
     let out = select(soft, select(0.0, 1.0, c == best.index), hard);
     p[row + c] = out;
-    if (c > 0u) { m[mask_row + c - 1u] = out; }
+    if (c > 0u) { m[mask_row + c - 1u] = params.mask_scale * out; }
   }
 }
 
-// gp[c] = dp[c] + dm[c − 1] (no dm for class 0, no dp without HAS_DP).
+// gp[c] = dp[c] + s·dm[c − 1] (no dm for class 0, no dp without HAS_DP).
 fn upstream(token: u32, c: u32) -> f32 {
   var g = 0.0;
   if (HAS_DP) { g = dp[token * (params.T + 1u) + c]; }
-  if (c > 0u) { g += dm[token * params.T + c - 1u]; }
+  if (c > 0u) { g += params.mask_scale * dm[token * params.T + c - 1u]; }
   return g;
 }
 
