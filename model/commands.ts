@@ -94,6 +94,14 @@ function formatEvaluation(evaluation: Evaluation, space: TargetSpace, docs: Docu
         }%; ` +
         `micro-AUC ${m.microAuc.toFixed(4)}`,
     );
+    const a = evaluation.maskAgreement;
+    lines.push(
+      a.selected
+        ? `words selected for a target: ${pct(a.selected).trim()}%; ${
+          pct(a.onLabel).trim()
+        }% of them for one of their document's labels (at random: ${pct(a.chance).trim()}%)`
+        : "no word is selected for any target",
+    );
   }
   lines.push(
     `${docs.ids.length} documents; ${docs.encoded.truncatedDocs} truncated to the model's max length` +
@@ -117,6 +125,7 @@ export async function evalCommand(
       targets: space.targets,
       ...evaluation.metrics,
       mask_shares: evaluation.maskShares,
+      ...(evaluation.mode === "labels" ? { mask_agreement: evaluation.maskAgreement } : {}),
       unseen_label_values: docs.unseenValues,
     }));
   } else {

@@ -86,10 +86,61 @@ export function maskShares(outputs: Outputs, targets: number): number[] {
   return counts.slice(1).map((n) => words ? n / words : 0);
 }
 
+/** How far the explanations agree with the documents' labels (labels mode). */
+export interface MaskAgreement {
+  /** Share of all words whose most probable class is a target rather than "none". */
+  selected: number;
+  /** Of those words, the share whose target is one of their document's labels. */
+  onLabel: number;
+  /** What `onLabel` would be if each selected word's target were drawn at random. */
+  chance: number;
+}
+
+/**
+ * Checks the masks against the labels: a word selected for a target should mostly be selected
+ * for one of its document's labels. A share near `chance` means the masks explain nothing,
+ * however good the predictions are. Both shares are 0 when no word is selected.
+ *
+ * @example
+ * ```ts
+ * import { maskAgreement } from "./inference.ts";
+ * const outputs = {
+ *   probabilities: [],
+ *   wordClasses: [Int32Array.of(0, 1, 2, 1)],
+ *   wordProbabilities: [],
+ * };
+ * console.log(maskAgreement(outputs, [Int32Array.of(1, 0)])); // { selected: 0.75, onLabel: 0.6666666666666666, chance: 0.5 }
+ * ```
+ */
+export function maskAgreement(outputs: Outputs, labels: Int32Array[]): MaskAgreement {
+  let words = 0, selected = 0, onLabel = 0, expected = 0;
+  outputs.wordClasses.forEach((classes, doc) => {
+    const truth = labels[doc];
+    const share = truth.reduce((s, y) => s + y, 0) / truth.length;
+    words += classes.length;
+    for (const c of classes) {
+      if (c === 0) continue;
+      selected++;
+      onLabel += truth[c - 1];
+      expected += share;
+    }
+  });
+  return {
+    selected: words ? selected / words : 0,
+    onLabel: selected ? onLabel / selected : 0,
+    chance: selected ? expected / selected : 0,
+  };
+}
+
 /** Metrics of one evaluation, in either mode. */
 export type Evaluation =
   | { mode: "aspects"; metrics: AspectMetrics; maskShares: number[] }
-  | { mode: "labels"; metrics: LabelMetrics; maskShares: number[] };
+  | {
+    mode: "labels";
+    metrics: LabelMetrics;
+    maskShares: number[];
+    maskAgreement: MaskAgreement;
+  };
 
 /**
  * The metrics of `outputs` against the documents' targets.
@@ -116,7 +167,12 @@ export function evaluate(
     };
   }
   const scores = outputs.probabilities.map((targets) => targets.map((p) => p[0]));
-  return { mode: "labels", metrics: labelMetrics(scores, truth, threshold), maskShares: shares };
+  return {
+    mode: "labels",
+    metrics: labelMetrics(scores, truth, threshold),
+    maskShares: shares,
+    maskAgreement: maskAgreement(outputs, docs.targets),
+  };
 }
 
 /** The validation metric training maximises: macro-F1 (aspects) or micro-F1 (labels). */

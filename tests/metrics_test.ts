@@ -6,6 +6,7 @@ import {
   rocAuc,
   tuneThreshold,
 } from "../model/metrics.ts";
+import { maskAgreement } from "../model/inference.ts";
 
 Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
   // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.
@@ -54,4 +55,22 @@ Deno.test("threshold tuning picks the cut that maximises micro-F1", () => {
   const f1At = (t: number) => labelMetrics(scores, truth, t).microF1;
   for (const candidate of scores.flat()) assert.ok(f1At(best) >= f1At(candidate));
   assert.equal(f1At(best), 1);
+});
+
+Deno.test("mask agreement counts selected words on their document's labels against chance", () => {
+  const outputs = {
+    probabilities: [],
+    // Document 0 (labels 0, 2 of 4): words none, t0 ✓, t1 ✗, t2 ✓. Document 1 (label 3): t3 ✓, none.
+    wordClasses: [Int32Array.of(0, 1, 2, 3), Int32Array.of(4, 0)],
+    wordProbabilities: [],
+  };
+  const agreement = maskAgreement(outputs, [Int32Array.of(1, 0, 1, 0), Int32Array.of(0, 0, 0, 1)]);
+  assert.equal(agreement.selected, 4 / 6);
+  assert.equal(agreement.onLabel, 3 / 4);
+  // Three words drawn among 2 of 4 labels, one among 1 of 4.
+  assert.equal(agreement.chance, (3 * 0.5 + 0.25) / 4);
+  const none = maskAgreement({ ...outputs, wordClasses: [Int32Array.of(0, 0)] }, [
+    Int32Array.of(1, 0, 0, 0),
+  ]);
+  assert.deepEqual(none, { selected: 0, onLabel: 0, chance: 0 });
 });

@@ -47,7 +47,9 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   assert.equal(evaluated.code, 0, evaluated.stderr);
   const report = JSON.parse(evaluated.stdout);
   assert.equal(report.documents, 12);
-  for (const key of ["microF1", "macroF1", "precisionAt", "microAuc", "mask_shares"]) {
+  for (
+    const key of ["microF1", "macroF1", "precisionAt", "microAuc", "mask_shares", "mask_agreement"]
+  ) {
     assert.ok(key in report, key);
   }
 
