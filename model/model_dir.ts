@@ -138,7 +138,8 @@ function savedConfig(bytes: Uint8Array, path: string): SavedConfig {
     space.classes.length === space.targets.length &&
     space.classes.every((c) => isStrings(c) && c.length > 0);
   if (!spaceOk) fail("space", "{mode, targets, classes} with the classes of every target");
-  const config = configFromJson(saved.config, path);
+  // Models saved before the mask scale existed were trained with m = p.
+  const config = { maskScale: 1, ...configFromJson(saved.config, path) };
   if ((config.labelColumns ? "aspects" : "labels") !== (space as { mode: string }).mode) {
     throw new DataError(`${path}: "space" and "config" disagree on the mode`);
   }

@@ -80,6 +80,37 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   assert.equal(explained.code, 0, explained.stderr);
   assert.match(explained.stdout, /a small audio/);
   assert.match(explained.stdout, /→ labels: /);
+
+  // The mask scale is saved resolved (T + 1 = 4); a config.json without it, from before it
+  // existed, means the scale those models were trained with: 1.
+  const configPath = `${dir}/model/config.json`;
+  const saved = JSON.parse(await Deno.readTextFile(configPath));
+  assert.equal(saved.config.maskScale, 4);
+  const probabilities = async (maskScale: number | undefined) => {
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({ ...saved, config: { ...saved.config, maskScale } }),
+    );
+    const out = `${dir}/p${maskScale}.csv`;
+    const run = await maskconv(
+      "predict",
+      "--model",
+      `${dir}/model`,
+      "--data",
+      `${dir}/valid.csv`,
+      "--out",
+      out,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    return await Deno.readTextFile(out);
+  };
+  const [four, one, unset] = [
+    await probabilities(4),
+    await probabilities(1),
+    await probabilities(undefined),
+  ];
+  assert.notEqual(four, one);
+  assert.equal(unset, one);
 });
 
 Deno.test("train names a missing column in one line and exits with 2", async () => {
