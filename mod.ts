@@ -34,8 +34,15 @@ export type { Width } from "./kernels/projection/projection.ts";
 export { KERNEL_CHECKS, runGradcheck, writeFixtures } from "./kernels/checks.ts";
 export type { CheckResult, Tolerance } from "./kernels/verify.ts";
 export { NaiveMaskedConv } from "./kernels/naive_conv/naive_conv.ts";
-export { type Batch, type ModelSpec, MtmModel, type Prediction } from "./model/mtm.ts";
+export {
+  type Batch,
+  encoderMaskScale,
+  type ModelSpec,
+  MtmModel,
+  type Prediction,
+} from "./model/mtm.ts";
 export { configFromFlags, DEFAULTS, type TrainConfig } from "./model/config.ts";
 export { train, type TrainRun } from "./model/train.ts";
 export { loadModel, saveModel } from "./model/model_dir.ts";
-export { predictAll } from "./model/inference.ts";
+export { evaluate, maskAgreement, predictAll } from "./model/inference.ts";
+export { svmBaseline } from "./data/svm_baseline.ts";
