@@ -33,12 +33,14 @@ Commands:
   train --resume DIR        continue an interrupted run to the result it would have had
   eval --model DIR --data C.csv [--json]
                             accuracy/F1 per target (aspects) or micro/macro-F1, P@k, micro-AUC
-                            (labels), and the share of words selected per target
+                            (labels), and the share of words selected per target; in labels
+                            mode also the deletion test of the explanations
   predict --model DIR --data C.csv --out P.csv
                             one row per document: predictions and probabilities (id columns kept)
   explain --model DIR (--text "..." | --data C.csv [--limit N]) [--html page.html]
-                            every word's target (colour on a terminal, word[target] otherwise);
-                            --html writes the report's page instead
+                            every word's target (colour on a terminal, word[target] otherwise)
+                            and the words each target reads most; --html writes the report's
+                            page instead
   report --model DIR --data C.csv --out report.html [--limit N]
                             one self-contained HTML page: the first N documents (50) with every
                             word coloured by its target (hover for probabilities), predicted and

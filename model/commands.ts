@@ -12,7 +12,15 @@ import { getGpu } from "../kernels/gpu.ts";
 import { readCheckpointState } from "./checkpoint.ts";
 import { configFromFlags } from "./config.ts";
 import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts";
-import { decisions, evaluate, type Evaluation, type Outputs, predictAll } from "./inference.ts";
+import {
+  decisions,
+  deletionTest,
+  evaluate,
+  type Evaluation,
+  type Outputs,
+  predictAll,
+  wordsReadBy,
+} from "./inference.ts";
 import { loadModel } from "./model_dir.ts";
 import { taskSpec, train } from "./train.ts";
 import { writeFileAtomic } from "./safetensors.ts";
@@ -118,6 +126,10 @@ export async function evalCommand(
   const { loaded, docs, outputs } = await modelAndData(modelDir, readTable(data), true);
   const { space, threshold } = loaded.saved;
   const evaluation = evaluate(outputs, docs, space, threshold);
+  const { batchSize, maxLen } = loaded.saved.config;
+  const deletion = space.mode === "labels"
+    ? await deletionTest(loaded.model, docs.ids, outputs, batchSize, maxLen, DELETED_WORDS)
+    : undefined;
   if (values.json) {
     console.log(JSON.stringify({
       mode: evaluation.mode,
@@ -126,10 +138,20 @@ export async function evalCommand(
       ...evaluation.metrics,
       mask_shares: evaluation.maskShares,
       ...(evaluation.mode === "labels" ? { mask_agreement: evaluation.maskAgreement } : {}),
+      ...(deletion ? { deletion_test: deletion } : {}),
       unseen_label_values: docs.unseenValues,
     }));
   } else {
     console.log(formatEvaluation(evaluation, space, docs));
+    if (deletion?.documents) {
+      const { words, readWords, randomWords } = deletion;
+      console.log(
+        `deleting the ${words} words each document's top label reads most lowers its probability ` +
+          `by ${readWords.toFixed(3)} on average; ${words} random words, by ${
+            randomWords.toFixed(3)
+          }`,
+      );
+    }
   }
   return 0;
 }
@@ -180,6 +202,12 @@ export async function predictCommand(
   log(`wrote ${rows.length} predictions to ${out}`);
   return 0;
 }
+
+/** Words `eval` deletes from each document to test what its explanation claims. */
+const DELETED_WORDS = 3;
+
+/** Distinct words shown for each target in `explain`. */
+const READ_WORDS = 5;
 
 const COLOURS = [196, 33, 40, 214, 129, 45, 226, 201, 34, 202, 63, 118, 166, 27, 160, 99];
 
@@ -233,7 +261,7 @@ export async function explainCommand(
     { ...space, mode: "aspects", classes: [] },
     config.maxLen,
   );
-  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen);
+  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, true);
   const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   const used = new Set(outputs.wordClasses.flatMap((c) => [...c]).filter((c) => c > 0));
   if (colour && used.size) {
@@ -246,17 +274,25 @@ export async function explainCommand(
     const text = row[textColumn];
     console.log(explainText(text, outputs.wordClasses[doc], space, colour));
     const decided = predictedRow(outputs, doc, space, threshold);
+    const reads = (t: number) => {
+      const words = wordsReadBy(outputs.wordProbabilities[doc], t, 2 * READ_WORDS)
+        .map((l) => docs.tokens[doc][l]);
+      return [...new Set(words)].slice(0, READ_WORDS).join(", ");
+    };
     if (space.mode === "labels") {
-      const ranked = space.targets.map((label, t) =>
-        [label, outputs.probabilities[doc][t][0]] as const
-      )
+      const ranked = space.targets.map((_, t) => [t, outputs.probabilities[doc][t][0]] as const)
         .filter(([, p]) => p >= threshold).sort((a, b) => b[1] - a[1]);
       console.log(
-        `→ labels: ${ranked.map(([l, p]) => `${l} (${p.toFixed(2)})`).join(", ") || "none"}\n`,
+        `→ labels: ${
+          ranked.map(([t, p]) => `${space.targets[t]} (${p.toFixed(2)})`).join(", ") || "none"
+        }`,
       );
+      for (const [t] of ranked) console.log(`  ${space.targets[t]} reads most: ${reads(t)}`);
     } else {
-      console.log(`→ ${space.targets.map((t) => `${t}=${decided[t]}`).join(", ")}\n`);
+      console.log(`→ ${space.targets.map((t) => `${t}=${decided[t]}`).join(", ")}`);
+      space.targets.forEach((target, t) => console.log(`  ${target} reads most: ${reads(t)}`));
     }
+    console.log("");
   });
   return 0;
 }

@@ -9,6 +9,7 @@ import type { Documents, TargetSpace } from "./dataset.ts";
 import { paddedLength } from "./dataset.ts";
 import { type AspectMetrics, aspectMetrics, type LabelMetrics, labelMetrics } from "./metrics.ts";
 import { type MtmModel, outputClasses } from "./mtm.ts";
+import { mulberry32 } from "../kernels/rng.ts";
 
 /** Model outputs for a set of documents, in document order. */
 export interface Outputs {
@@ -84,6 +85,97 @@ export function maskShares(outputs: Outputs, targets: number): number[] {
     words += classes.length;
   }
   return counts.slice(1).map((n) => words ? n / words : 0);
+}
+
+/**
+ * The positions of the `k` words a target reads most in one document: those with the largest
+ * mask value p[l, t+1], largest first. Each target's classifier sees the words weighted by its
+ * mask, so these are the words its prediction rests on, even when every word's own most
+ * probable class is "none".
+ *
+ * @example
+ * ```ts
+ * import { wordsReadBy } from "./inference.ts";
+ * const words = [Float32Array.of(0.5, 0.1, 0.4), Float32Array.of(0.2, 0.7, 0.1)];
+ * console.log(wordsReadBy(words, 0, 1), wordsReadBy(words, 1, 2)); // [1] [0, 1]
+ * ```
+ */
+export function wordsReadBy(
+  wordProbabilities: Float32Array[],
+  target: number,
+  k: number,
+): number[] {
+  return wordProbabilities.map((p, l) => [p[target + 1], l])
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    .slice(0, k)
+    .map(([, l]) => l);
+}
+
+/** What deleting words does to the probability of each document's most probable label. */
+export interface DeletionTest {
+  /** Words deleted per document. */
+  words: number;
+  /** Documents with more than `words` words, the ones tested. */
+  documents: number;
+  /** Mean drop when the words that label reads most are deleted. */
+  readWords: number;
+  /** Mean drop when as many words at random positions are deleted. */
+  randomWords: number;
+}
+
+/**
+ * A faithfulness check of the explanations (ERASER's comprehensiveness): for each document,
+ * deletes the `k` words its most probable label reads most (see {@linkcode wordsReadBy}), and
+ * `k` seeded random words, and measures how much that label's probability drops. Masks that
+ * explain the prediction make the first drop much larger than the second. Labels mode.
+ *
+ * @example
+ * ```ts ignore
+ * const outputs = await predictAll(model, docs.ids, 64, 256, true);
+ * const { readWords, randomWords } = await deletionTest(model, docs.ids, outputs, 64, 256, 3);
+ * ```
+ */
+export async function deletionTest(
+  model: MtmModel,
+  ids: Int32Array[],
+  outputs: Outputs,
+  batchSize: number,
+  maxLen: number,
+  k: number,
+  seed = 1,
+): Promise<DeletionTest> {
+  const next = mulberry32(seed);
+  const tested: { doc: number; label: number }[] = [];
+  const withoutRead: Int32Array[] = [];
+  const withoutRandom: Int32Array[] = [];
+  const without = (doc: Int32Array, positions: number[]) =>
+    doc.filter((_, l) => !positions.includes(l));
+  ids.forEach((doc, d) => {
+    if (doc.length <= k) return;
+    const scores = outputs.probabilities[d].map((p) => p[0]);
+    const label = scores.indexOf(Math.max(...scores));
+    tested.push({ doc: d, label });
+    withoutRead.push(without(doc, wordsReadBy(outputs.wordProbabilities[d], label, k)));
+    const positions = Array.from(doc.keys());
+    for (let i = positions.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [positions[i], positions[j]] = [positions[j], positions[i]];
+    }
+    withoutRandom.push(without(doc, positions.slice(0, k)));
+  });
+  const meanDrop = async (changed: Int32Array[]) => {
+    const after = await predictAll(model, changed, batchSize, maxLen);
+    const drops = tested.map(({ doc, label }, i) =>
+      outputs.probabilities[doc][label][0] - after.probabilities[i][label][0]
+    );
+    return drops.length ? drops.reduce((a, b) => a + b, 0) / drops.length : 0;
+  };
+  return {
+    words: k,
+    documents: tested.length,
+    readWords: await meanDrop(withoutRead),
+    randomWords: await meanDrop(withoutRandom),
+  };
 }
 
 /** How far the explanations agree with the documents' labels (labels mode). */

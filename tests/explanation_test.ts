@@ -22,7 +22,7 @@ function keywordDocuments(n: number, seed: number): string {
   return stringify(rows, { header: true });
 }
 
-Deno.test("hard masks select the keywords that decide each label, for their own label", async () => {
+Deno.test("hard masks select the keywords that decide each label, and deleting them undoes the label", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/train.csv`, keywordDocuments(1000, 1));
   await Deno.writeTextFile(`${dir}/valid.csv`, keywordDocuments(200, 2));
@@ -36,12 +36,19 @@ Deno.test("hard masks select the keywords that decide each label, for their own 
     ...["eval", "--model", `${dir}/model`, "--data", `${dir}/valid.csv`, "--json"],
   );
   assert.equal(evaluated.code, 0, evaluated.stderr);
-  const { microF1, mask_agreement: agreement } = JSON.parse(evaluated.stdout);
+  const { microF1, mask_agreement: agreement, deletion_test: deletion } = JSON.parse(
+    evaluated.stdout,
+  );
   assert.ok(microF1 > 0.9, `micro-F1 ${microF1}`);
   // Masks that explained nothing would send selected words to their document's labels about as
   // often as a random choice (`chance`, about 0.3 here: ~2.4 labels of 8).
   const shown = JSON.stringify(agreement);
   assert.ok(agreement.selected > 0.05, shown);
   assert.ok(agreement.onLabel > 0.5 && agreement.onLabel > 1.5 * agreement.chance, shown);
+  // Deleting the 3 words a document's top label reads most must hurt that label far more than
+  // deleting 3 random words (of about 18) does.
+  assert.equal(deletion.documents, 200);
+  const drops = JSON.stringify(deletion);
+  assert.ok(deletion.readWords > 0.4 && deletion.readWords > 3 * deletion.randomWords, drops);
   await Deno.remove(dir, { recursive: true });
 });

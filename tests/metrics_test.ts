@@ -6,7 +6,7 @@ import {
   rocAuc,
   tuneThreshold,
 } from "../model/metrics.ts";
-import { maskAgreement } from "../model/inference.ts";
+import { maskAgreement, wordsReadBy } from "../model/inference.ts";
 
 Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
   // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.
@@ -73,4 +73,11 @@ Deno.test("mask agreement counts selected words on their document's labels again
     Int32Array.of(1, 0, 0, 0),
   ]);
   assert.deepEqual(none, { selected: 0, onLabel: 0, chance: 0 });
+});
+
+Deno.test("the words a target reads most are ranked by its mask value, ties by position", () => {
+  const words = [0.2, 0.5, 0.5, 0.1].map((m) => Float32Array.of(1 - m, m, 0));
+  assert.deepEqual(wordsReadBy(words, 0, 3), [1, 2, 0]);
+  assert.deepEqual(wordsReadBy(words, 1, 2), [0, 1]);
+  assert.deepEqual(wordsReadBy(words, 0, 10), [1, 2, 0, 3]);
 });

@@ -48,7 +48,15 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   const report = JSON.parse(evaluated.stdout);
   assert.equal(report.documents, 12);
   for (
-    const key of ["microF1", "macroF1", "precisionAt", "microAuc", "mask_shares", "mask_agreement"]
+    const key of [
+      "microF1",
+      "macroF1",
+      "precisionAt",
+      "microAuc",
+      "mask_shares",
+      "mask_agreement",
+      "deletion_test",
+    ]
   ) {
     assert.ok(key in report, key);
   }
