@@ -44,5 +44,11 @@ export {
 export { configFromFlags, DEFAULTS, type TrainConfig } from "./model/config.ts";
 export { train, type TrainRun } from "./model/train.ts";
 export { loadModel, saveModel } from "./model/model_dir.ts";
-export { evaluate, maskAgreement, predictAll } from "./model/inference.ts";
+export {
+  deletionTest,
+  evaluate,
+  maskAgreement,
+  predictAll,
+  wordsReadBy,
+} from "./model/inference.ts";
 export { svmBaseline } from "./data/svm_baseline.ts";
