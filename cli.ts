@@ -44,7 +44,8 @@ Commands:
   report --model DIR --data C.csv --out report.html [--limit N]
                             one self-contained HTML page: the first N documents (50) with every
                             word coloured by its target (hover for probabilities), predicted and
-                            true values, training curves, per-target summaries
+                            true values, the words each predicted label reads most, training
+                            curves, per-target summaries
   info                      print the WebGPU adapter and its limits
   gradcheck [--json]        verify every kernel: GPU vs float64 reference, reference
                             gradients vs finite-difference fixtures; non-zero exit on failure

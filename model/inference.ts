@@ -101,11 +101,11 @@ export function maskShares(outputs: Outputs, targets: number): number[] {
  * ```
  */
 export function wordsReadBy(
-  wordProbabilities: Float32Array[],
+  wordProbabilities: ArrayLike<number>[],
   target: number,
   k: number,
 ): number[] {
-  return wordProbabilities.map((p, l) => [p[target + 1], l])
+  return Array.from(wordProbabilities, (p, l) => [p[target + 1], l])
     .sort((a, b) => b[0] - a[0] || a[1] - b[1])
     .slice(0, k)
     .map(([, l]) => l);

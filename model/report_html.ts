@@ -7,6 +7,8 @@
  * @module
  */
 
+import { wordsReadBy } from "./inference.ts";
+
 /** One word of a document: where it is in the text and what the masker made of it. */
 export interface ReportWord {
   /** Offset of the word's first UTF-16 code unit in the document's text. */
@@ -172,6 +174,26 @@ function chip(data: ReportData, label: string, p: number | undefined, mark: stri
   return `<span class="chip ${colour} ${mark}">${escapeHtml(label)}${value}</span>`;
 }
 
+/** Distinct words shown for each predicted label as the words it reads most. */
+const READ_WORDS = 3;
+
+/** Labels mode: under the predictions, the words each predicted label reads most. */
+function labelReads(data: ReportData, doc: ReportDocument, predicted: string[]): string {
+  const probabilities = doc.words.map((w) => w.probabilities);
+  const rows = predicted.map((label) => {
+    const positions = wordsReadBy(probabilities, data.targets.indexOf(label), probabilities.length);
+    const words = [
+      ...new Set(positions.map((l) => doc.text.slice(doc.words[l].start, doc.words[l].end))),
+    ];
+    return `${chip(data, label, undefined, "")} ${
+      escapeHtml(words.slice(0, READ_WORDS).join(", "))
+    }`;
+  });
+  return rows.length
+    ? `<div class="reads"><span class="key">reads most</span> ${rows.join(" · ")}</div>`
+    : "";
+}
+
 /** Labels mode: the predicted labels with their probabilities, and the true ones if known. */
 function labelPredictions(data: ReportData, doc: ReportDocument): string {
   const truth = doc.trueLabels && new Set(doc.trueLabels);
@@ -192,7 +214,7 @@ function labelPredictions(data: ReportData, doc: ReportDocument): string {
         .join(" ") || "<i>no labels</i>"
     }</div>`;
   }
-  return html;
+  return html + labelReads(data, doc, predicted.map((r) => r.label));
 }
 
 /** Aspects mode: per target the predicted value and its probability, and the true value. */
@@ -450,7 +472,7 @@ button.pick.on { outline: 2px solid #1c2230; }
 .w[data-t] { padding: 0 1px; border-bottom: 2px solid rgb(20 24 40 / var(--p)); }
 .w.off { background: none; border-bottom-color: transparent; }
 .unread { color: #9aa1b0; }
-.pred { margin: 0.25rem 0; } .pred .key { display: inline-block; width: 5.5rem; color: #5b6478; font-size: 0.85rem; }
+.pred, .reads { margin: 0.25rem 0; } .pred .key, .reads .key { display: inline-block; width: 5.5rem; color: #5b6478; font-size: 0.85rem; }
 .chip { display: inline-block; border-radius: 10px; padding: 0 0.5rem; margin: 0.1rem 0; font-size: 0.88rem; border: 1px solid #0001; }
 .chip.unknown { background: #e4e6eb; } .chip.below { opacity: 0.7; }
 .chip.hit::after { content: " ✓"; } .chip.wrong { text-decoration: line-through; } .chip.missed { outline: 2px dashed #c0392b; }

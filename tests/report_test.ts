@@ -234,6 +234,12 @@ Deno.test("the page shows predicted labels against the true ones, and says what 
       "sound chip t2 hit",
       "video chip unknown missed",
     ]);
+    // Each predicted label with the words its mask weights most: net 0.7, 0.2, then 0.1 for
+    // "A" (first of the ties); sound 0.8, 0.1, then 0.05 for "A".
+    assert.equal(
+      await page.locator(".doc >> nth=0 >> .reads").innerText(),
+      "reads most net network, files, A · sound audio, network, A",
+    );
     const text = await page.locator("main").innerText();
     assert.match(text, /no label reaches 0\.400; most probable:/);
     assert.match(text, /Showing the first 2 of 9 documents/);
