@@ -15,11 +15,11 @@ import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts"
 import {
   decisions,
   deletionTest,
+  distinctWordsReadBy,
   evaluate,
   type Evaluation,
   type Outputs,
   predictAll,
-  wordsReadBy,
 } from "./inference.ts";
 import { loadModel } from "./model_dir.ts";
 import { taskSpec, train } from "./train.ts";
@@ -274,11 +274,9 @@ export async function explainCommand(
     const text = row[textColumn];
     console.log(explainText(text, outputs.wordClasses[doc], space, colour));
     const decided = predictedRow(outputs, doc, space, threshold);
-    const reads = (t: number) => {
-      const words = wordsReadBy(outputs.wordProbabilities[doc], t, 2 * READ_WORDS)
-        .map((l) => docs.tokens[doc][l]);
-      return [...new Set(words)].slice(0, READ_WORDS).join(", ");
-    };
+    const reads = (t: number) =>
+      distinctWordsReadBy(outputs.wordProbabilities[doc], docs.tokens[doc], t, READ_WORDS)
+        .join(", ");
     if (space.mode === "labels") {
       const ranked = space.targets.map((_, t) => [t, outputs.probabilities[doc][t][0]] as const)
         .filter(([, p]) => p >= threshold).sort((a, b) => b[1] - a[1]);

@@ -111,6 +111,27 @@ export function wordsReadBy(
     .map(([, l]) => l);
 }
 
+/**
+ * The `k` distinct words (`words[l]` is word l as shown) a target reads most, in the order of
+ * {@linkcode wordsReadBy}: what `explain` and the report show under each label.
+ *
+ * @example
+ * ```ts
+ * import { distinctWordsReadBy } from "./inference.ts";
+ * const p = [0.6, 0.1, 0.5].map((m) => Float32Array.of(1 - m, m));
+ * console.log(distinctWordsReadBy(p, ["noise", "gate", "noise"], 0, 2)); // ["noise", "gate"]
+ * ```
+ */
+export function distinctWordsReadBy(
+  wordProbabilities: ArrayLike<number>[],
+  words: string[],
+  target: number,
+  k: number,
+): string[] {
+  const ranked = wordsReadBy(wordProbabilities, target, wordProbabilities.length);
+  return [...new Set(ranked.map((l) => words[l]))].slice(0, k);
+}
+
 /** What deleting words does to the probability of each document's most probable label. */
 export interface DeletionTest {
   /** Words deleted per document. */

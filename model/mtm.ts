@@ -441,21 +441,37 @@ export class MtmModel {
     return plan;
   }
 
-  /** One optimisation step on `batch`; `step` (from 1) keys its dropout and Gumbel noise. */
-  async trainStep(batch: Batch, step: number, L = longest(batch)): Promise<StepStats> {
-    const gpu = this.#gpu;
+  /**
+   * Uploads `batch` and records its forward and backward in a new encoder, leaving the pass
+   * open: with a training `step`, with dropout and the configured noise keyed by it; without
+   * one, deterministically (no dropout, soft masks).
+   */
+  #encodeForwardBackward(batch: Batch, L: number, step?: number) {
     const plan = this.#plan(batch.ids.length, L);
-    const { ids, lengths } = plan.upload(gpu, batch, this.spec.space.targets.length);
+    const { ids, lengths } = plan.upload(this.#gpu, batch, this.spec.space.targets.length);
     const trainEmbeddings = this.spec.config.trainEmbeddings;
     if (trainEmbeddings) plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
-    plan.embedding.setTraining(true);
-    plan.embedding.setStep(step);
-    plan.softmax.configure({ mode: this.spec.config.mask, step });
-    const encoder = gpu.device.createCommandEncoder({ label: "train step" });
+    plan.embedding.setTraining(step !== undefined);
+    if (step === undefined) {
+      plan.softmax.configure({ mode: "soft" });
+    } else {
+      plan.embedding.setStep(step);
+      plan.softmax.configure({ mode: this.spec.config.mask, step });
+    }
+    const encoder = this.#gpu.device.createCommandEncoder({
+      label: step === undefined ? "loss and gradients" : "train step",
+    });
     plan.layer.encodeClears(encoder);
     const pass = encoder.beginComputePass();
     plan.encodeForward(pass);
     plan.encodeBackward(pass, trainEmbeddings);
+    return { plan, encoder, pass };
+  }
+
+  /** One optimisation step on `batch`; `step` (from 1) keys its dropout and Gumbel noise. */
+  async trainStep(batch: Batch, step: number, L = longest(batch)): Promise<StepStats> {
+    const gpu = this.#gpu;
+    const { plan, encoder, pass } = this.#encodeForwardBackward(batch, L, step);
     this.#adam.encodeStep(pass);
     pass.end();
     const B = plan.B;
@@ -480,17 +496,7 @@ export class MtmModel {
    */
   async lossAndGradients(batch: Batch, L = longest(batch)): Promise<number> {
     const gpu = this.#gpu;
-    const plan = this.#plan(batch.ids.length, L);
-    const { ids, lengths } = plan.upload(gpu, batch, this.spec.space.targets.length);
-    const trainEmbeddings = this.spec.config.trainEmbeddings;
-    if (trainEmbeddings) plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
-    plan.embedding.setTraining(false);
-    plan.softmax.configure({ mode: "soft" });
-    const encoder = gpu.device.createCommandEncoder({ label: "loss and gradients" });
-    plan.layer.encodeClears(encoder);
-    const pass = encoder.beginComputePass();
-    plan.encodeForward(pass);
-    plan.encodeBackward(pass, trainEmbeddings);
+    const { plan, encoder, pass } = this.#encodeForwardBackward(batch, L);
     pass.end();
     const B = plan.B;
     encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { wordsReadBy } from "./inference.ts";
+import { distinctWordsReadBy } from "./inference.ts";
 
 /** One word of a document: where it is in the text and what the masker made of it. */
 export interface ReportWord {
@@ -180,14 +180,10 @@ const READ_WORDS = 3;
 /** Labels mode: under the predictions, the words each predicted label reads most. */
 function labelReads(data: ReportData, doc: ReportDocument, predicted: string[]): string {
   const probabilities = doc.words.map((w) => w.probabilities);
+  const words = doc.words.map((w) => doc.text.slice(w.start, w.end));
   const rows = predicted.map((label) => {
-    const positions = wordsReadBy(probabilities, data.targets.indexOf(label), probabilities.length);
-    const words = [
-      ...new Set(positions.map((l) => doc.text.slice(doc.words[l].start, doc.words[l].end))),
-    ];
-    return `${chip(data, label, undefined, "")} ${
-      escapeHtml(words.slice(0, READ_WORDS).join(", "))
-    }`;
+    const read = distinctWordsReadBy(probabilities, words, data.targets.indexOf(label), READ_WORDS);
+    return `${chip(data, label, undefined, "")} ${escapeHtml(read.join(", "))}`;
   });
   return rows.length
     ? `<div class="reads"><span class="key">reads most</span> ${rows.join(" · ")}</div>`

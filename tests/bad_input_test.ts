@@ -1,30 +1,13 @@
 import assert from "node:assert/strict";
 import { stringify } from "csv-stringify/sync";
+import { maskconv, SMALL } from "./tiny_run.ts";
 
 // Every bad input runs through the real command line: exit code 2, exactly one line on stderr
 // that says where (file, line, field) and what was expected, and no file on disk changed — least
 // of all a model trained before, which the train cases name as --out.
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function maskconv(args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
-
 const TINY = [
-  "--widths",
-  "3",
-  "--filters",
-  "4",
-  "--masker-hidden",
-  "4",
-  "--classifier-hidden",
-  "4",
+  ...SMALL,
   "--embedding-dim",
   "8",
   "--epochs",
@@ -66,7 +49,7 @@ function shared(): Promise<Shared> {
     };
     await Deno.writeTextFile(paths.train, documents(24));
     await Deno.writeTextFile(paths.valid, documents(8));
-    const trained = await maskconv([
+    const trained = await maskconv(
       "train",
       "--train",
       paths.train,
@@ -77,7 +60,7 @@ function shared(): Promise<Shared> {
       "--labels-column",
       "tags",
       ...TINY,
-    ]);
+    );
     if (trained.code !== 0) throw new Error(`training the shared model failed:\n${trained.stderr}`);
     return paths;
   })();
@@ -677,7 +660,7 @@ for (const bad of BAD_INPUTS) {
     const own = await Deno.makeTempDir({ prefix: "maskconv-case-" });
     const args = await bad.args(context(base, own));
     const before = { ...await snapshot(base.dir), ...await snapshot(own) };
-    const result = await maskconv(args);
+    const result = await maskconv(...args);
     const lines = result.stderr.trimEnd().split("\n");
     assert.equal(result.code, 2, result.stderr);
     assert.equal(lines.length, 1, `one error line expected:\n${result.stderr}`);
@@ -690,7 +673,7 @@ for (const bad of BAD_INPUTS) {
 
 Deno.test("--debug adds the stack trace that the one-line error leaves out", async () => {
   const base = await shared();
-  const result = await maskconv([...trainOver(base, "--labels-column", "tgas"), "--debug"]);
+  const result = await maskconv(...trainOver(base, "--labels-column", "tgas"), "--debug");
   assert.equal(result.code, 2);
   assert.match(result.stderr, /DataError: .*no column "tgas"/);
   assert.match(result.stderr, /\n\s+at /);
@@ -702,7 +685,7 @@ Deno.test("eval reads a CSV with a byte order mark and CRLF line ends", async ()
   const crlf = (await Deno.readTextFile(base.valid)).replaceAll("\n", "\r\n");
   const data = `${own}/bom_crlf.csv`;
   await Deno.writeFile(data, Uint8Array.from([0xef, 0xbb, 0xbf, ...encode(crlf)]));
-  const result = await maskconv(["eval", "--model", base.model, "--data", data, "--json"]);
+  const result = await maskconv("eval", "--model", base.model, "--data", data, "--json");
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout);
   assert.equal(report.documents, 8);
@@ -715,10 +698,10 @@ Deno.test("eval counts label values unseen in training and still reports the res
   const own = await Deno.makeTempDir({ prefix: "maskconv-case-" });
   const data = `${own}/new_labels.csv`;
   await Deno.writeTextFile(data, documents(8, "video"));
-  const json = await maskconv(["eval", "--model", base.model, "--data", data, "--json"]);
+  const json = await maskconv("eval", "--model", base.model, "--data", data, "--json");
   assert.equal(json.code, 0, json.stderr);
   assert.equal(JSON.parse(json.stdout).unseen_label_values, 3, "documents 0, 3 and 6 are video");
-  const text = await maskconv(["eval", "--model", base.model, "--data", data]);
+  const text = await maskconv("eval", "--model", base.model, "--data", data);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /8 documents; .*; 3 label values unseen in training, left out/);
   await Deno.remove(own, { recursive: true });

@@ -1,17 +1,6 @@
 import assert from "node:assert/strict";
 import { KERNEL_CHECKS } from "../kernels/checks.ts";
-
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-/** Runs `maskconv` through `deno run`, as the tasks do. */
-async function maskconv(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
+import { maskconv } from "./tiny_run.ts";
 
 Deno.test("maskconv info prints the adapter and the limits the device was created with", async () => {
   const { code, stdout } = await maskconv("info");

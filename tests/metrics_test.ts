@@ -6,7 +6,7 @@ import {
   rocAuc,
   tuneThreshold,
 } from "../model/metrics.ts";
-import { maskAgreement, wordsReadBy } from "../model/inference.ts";
+import { distinctWordsReadBy, maskAgreement, wordsReadBy } from "../model/inference.ts";
 
 Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
   // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.
@@ -80,4 +80,6 @@ Deno.test("the words a target reads most are ranked by its mask value, ties by p
   assert.deepEqual(wordsReadBy(words, 0, 3), [1, 2, 0]);
   assert.deepEqual(wordsReadBy(words, 1, 2), [0, 1]);
   assert.deepEqual(wordsReadBy(words, 0, 10), [1, 2, 0, 3]);
+  // Shown as words: a repeated word counts once, in its best place.
+  assert.deepEqual(distinctWordsReadBy(words, ["a", "b", "a", "c"], 0, 3), ["b", "a", "c"]);
 });

@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { getGpu, type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
 import { MaskedConv, type MaskedConvParameters } from "../kernels/masked_conv/masked_conv.ts";
-import {
-  type MaskedConvInputs,
-  maskedConvPreActivations,
-  type MaskedConvShape,
-} from "../kernels/masked_conv/reference.ts";
+import { type MaskedConvInputs, type MaskedConvShape } from "../kernels/masked_conv/reference.ts";
 import {
   NAIVE_TRIPS,
   NaiveMaskedConv,
@@ -13,7 +9,7 @@ import {
   naiveMemoryBytes,
   NaiveMemoryError,
 } from "../kernels/naive_conv/naive_conv.ts";
-import { drawLayerInputs, layerParity } from "../kernels/masked_conv/check.ts";
+import { drawLayerInputs, kinkFree, layerParity } from "../kernels/masked_conv/check.ts";
 import { toProjectionLayout } from "../kernels/projection/projection.ts";
 import { mulberry32 } from "../kernels/rng.ts";
 import {
@@ -21,7 +17,6 @@ import {
   compare,
   drawUntil,
   f32SumTolerance,
-  KINK_MARGIN,
   type Tolerance,
 } from "../kernels/verify.ts";
 
@@ -149,18 +144,6 @@ Deno.test("naive masked conv refuses a shape past an explicit memory budget and 
   );
   new NaiveMaskedConv(gpu, shape, { memoryBudgetBytes: need }).destroy();
 });
-
-/** Whether every pooled maximum stands clear of 0 and of the runner-up, so no rounding moves it. */
-function kinkFree(inputs: MaskedConvInputs, shape: MaskedConvShape): boolean {
-  const z = maskedConvPreActivations(inputs, shape); // z: [B,T,ΣF,L]
-  const { L } = shape;
-  for (let o = 0; o < z.length / L; o++) {
-    const sorted = z.slice(o * L, (o + 1) * L).sort((u, v) => v - u);
-    if (sorted[0] === -Infinity) continue;
-    if (Math.abs(sorted[0]) < KINK_MARGIN || sorted[0] - sorted[1] < KINK_MARGIN) return false;
-  }
-  return true;
-}
 
 /** What one model step leaves in a layer's outputs, as float32. */
 interface StepOutputs {

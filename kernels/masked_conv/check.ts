@@ -172,9 +172,20 @@ const FIXTURE_CASE: LayerCase = {
   lengths: [5, 3],
 };
 
-/** Whether every pooled maximum stands clear of 0 and of the runner-up by the kink margin. */
-function kinkFree(inputs: MaskedConvInputs, shape: MaskedConvShape): boolean {
-  const z = maskedConvPreActivations(inputs, shape);
+/**
+ * Whether every pooled maximum stands clear of 0 and of the runner-up by the kink margin, so
+ * that no rounding moves it.
+ *
+ * @example
+ * ```ts
+ * import { drawLayerInputs, kinkFree } from "./check.ts";
+ * import { mulberry32 } from "../rng.ts";
+ * const layerCase = { shape: { B: 1, L: 4, D: 2, T: 1, widths: [{ K: 3, F: 1 }] }, lengths: [4] };
+ * console.log(kinkFree(drawLayerInputs(mulberry32(1), layerCase).inputs, layerCase.shape));
+ * ```
+ */
+export function kinkFree(inputs: MaskedConvInputs, shape: MaskedConvShape): boolean {
+  const z = maskedConvPreActivations(inputs, shape); // z: [B,T,ΣF,L]
   const { L } = shape;
   for (let o = 0; o < z.length / L; o++) {
     const sorted = z.slice(o * L, (o + 1) * L).sort((u, v) => v - u);
