@@ -153,17 +153,68 @@ export function paddedLength(longest: number, maxLen: number): number {
 }
 
 /**
+ * Padded words a batch of `batchSize` documents may hold: as many as `batchSize` documents of
+ * 256 words, the length the memory plan was first sized for. Longer documents come in smaller
+ * batches, so reading a whole 1,000-word review costs time, not device memory.
+ *
+ * @example
+ * ```ts
+ * import { batchWordBudget } from "./dataset.ts";
+ * console.log(batchWordBudget(64)); // 16384
+ * ```
+ */
+export function batchWordBudget(batchSize: number): number {
+  return batchSize * 256;
+}
+
+/**
+ * Cuts indices sorted by length into consecutive batches of at most `batchSize` documents and
+ * at most {@link batchWordBudget} padded words (a single document always fits).
+ *
+ * @example
+ * ```ts
+ * import { packSorted } from "./dataset.ts";
+ * console.log(packSorted([0, 1, 2], [100, 300, 600], 4, 1024)); // [[0, 1], [2]]
+ * ```
+ */
+export function packSorted(
+  sorted: number[],
+  lengths: number[],
+  batchSize: number,
+  maxLen: number,
+): number[][] {
+  const budget = batchWordBudget(batchSize);
+  const batches: number[][] = [];
+  let batch: number[] = [];
+  for (const i of sorted) {
+    const L = paddedLength(Math.max(1, lengths[i]), maxLen);
+    if (batch.length === batchSize || (batch.length + 1) * L > budget && batch.length) {
+      batches.push(batch);
+      batch = [];
+    }
+    batch.push(i);
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+/**
  * Mini-batches of document indices bucketed by length: documents are shuffled with the seed,
- * sorted by length within windows of 50 batches, cut into batches, and the batches shuffled,
- * so each batch pads little while the order still changes every epoch.
+ * sorted by length within windows of 50 batches, packed into batches (see {@link packSorted}),
+ * and the batches shuffled, so each batch pads little while the order still changes every epoch.
  *
  * @example
  * ```ts
  * import { lengthBuckets } from "./dataset.ts";
- * console.log(lengthBuckets([3, 9, 4, 8, 1], 2, 7)); // three batches of similar lengths
+ * console.log(lengthBuckets([3, 9, 4, 8, 1], 2, 7, 256)); // three batches of similar lengths
  * ```
  */
-export function lengthBuckets(lengths: number[], batchSize: number, seed: number): number[][] {
+export function lengthBuckets(
+  lengths: number[],
+  batchSize: number,
+  seed: number,
+  maxLen: number,
+): number[][] {
   const next = mulberry32(seed);
   const order = lengths.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
@@ -174,7 +225,7 @@ export function lengthBuckets(lengths: number[], batchSize: number, seed: number
   const batches: number[][] = [];
   for (let w = 0; w < order.length; w += window) {
     const sorted = order.slice(w, w + window).sort((a, b) => lengths[a] - lengths[b]);
-    for (let b = 0; b < sorted.length; b += batchSize) batches.push(sorted.slice(b, b + batchSize));
+    batches.push(...packSorted(sorted, lengths, batchSize, maxLen));
   }
   for (let i = batches.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));

@@ -6,7 +6,7 @@
  */
 
 import type { Documents, TargetSpace } from "./dataset.ts";
-import { paddedLength } from "./dataset.ts";
+import { packSorted, paddedLength } from "./dataset.ts";
 import { type AspectMetrics, aspectMetrics, type LabelMetrics, labelMetrics } from "./metrics.ts";
 import { type MtmModel, outputClasses } from "./mtm.ts";
 import { mulberry32 } from "../kernels/rng.ts";
@@ -41,8 +41,7 @@ export async function predictAll(
   const C = outputClasses(space);
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
   const outputs: Outputs = { probabilities: [], wordClasses: [], wordProbabilities: [] };
-  for (let start = 0; start < order.length; start += batchSize) {
-    const members = order.slice(start, start + batchSize);
+  for (const members of packSorted(order, ids.map((d) => d.length), batchSize, maxLen)) {
     const batch = { ids: members.map((i) => ids[i]) };
     const L = paddedLength(Math.max(1, ...batch.ids.map((d) => d.length)), maxLen);
     const { probabilities, tokenProbabilities } = await model.predict(batch, L);

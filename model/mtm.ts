@@ -26,7 +26,7 @@ import { TargetLossLaunch } from "../kernels/target_loss/target_loss.ts";
 import { TokenSoftmaxLaunch } from "../kernels/token_softmax/token_softmax.ts";
 import { DataError } from "../data/csv.ts";
 import type { TrainConfig } from "./config.ts";
-import type { TargetSpace } from "./dataset.ts";
+import { batchWordBudget, type TargetSpace } from "./dataset.ts";
 import { type Parameter, ParameterSet } from "./parameters.ts";
 
 /** Everything that fixes the model's shapes, saved in `config.json`. */
@@ -560,21 +560,21 @@ export class MtmModel {
 }
 
 /** The tensors of one batch shape that grow with it, with their sizes in 4-byte values. */
-function batchTensors(spec: ModelSpec, B: number, L: number): [string, number][] {
+function batchTensors(spec: ModelSpec, B: number, words: number): [string, number][] {
   const { config, dim: D, space } = spec;
   const T = space.targets.length;
   const H = config.maskerHidden;
   const C = config.widths.reduce((s, k) => s + k, 0) * config.filters;
   const F = config.widths.length * config.filters;
   const maskerTensor: [string, number] = config.masker === "conv"
-    ? ["masker taps [B,L,3H]", B * L * 3 * H]
-    : ["masker gates [B,L,4H]", B * L * 4 * H];
+    ? ["masker taps [B,L,3H]", words * 3 * H]
+    : ["masker gates [B,L,4H]", words * 4 * H];
   return [
-    ["embeddings x [B,L,D]", B * L * D],
+    ["embeddings x [B,L,D]", words * D],
     maskerTensor,
-    ["word distributions p [B,L,T+1]", B * L * (T + 1)],
-    ["target masks m [B,L,T]", B * L * T],
-    ["tap projections P [B,L,ΣK·F]", B * L * C],
+    ["word distributions p [B,L,T+1]", words * (T + 1)],
+    ["target masks m [B,L,T]", words * T],
+    ["tap projections P [B,L,ΣK·F]", words * C],
     ["pooled features h [B,T,ΣF]", B * T * F],
     [
       "classifier hidden [B,T,hidden]",
@@ -601,14 +601,18 @@ function batchTensors(spec: ModelSpec, B: number, L: number): [string, number][]
 export function checkDeviceMemory(spec: ModelSpec, limits: Record<string, number>): number {
   const { batchSize: B, maxLen: L } = spec.config;
   const binding = limits.maxStorageBufferBindingSize;
-  const tensors = batchTensors(spec, B, L);
+  // The most padded words one batch holds (see batchWordBudget): B·L, or fewer documents of L.
+  const words = Math.min(B * L, Math.max(batchWordBudget(B), L));
+  const tensors = batchTensors(spec, B, words);
   const [name, size] = tensors.reduce((a, b) => b[1] > a[1] ? b : a);
   if (size * 4 > binding) {
     const perDocument = size / B;
     const batch = Math.floor(binding / 4 / perDocument);
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
     throw new DataError(
-      `the ${name} of a batch of ${B} × ${L} words needs ${mib(size * 4)}, over this adapter's ` +
+      `the ${name} of a batch of ${B} × ${words / B} words needs ${
+        mib(size * 4)
+      }, over this adapter's ` +
         `${mib(binding)} per buffer: lower --batch-size to ${batch} or less` +
         (batch < 1 ? `, and --max-len` : `, or --max-len`),
     );

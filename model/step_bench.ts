@@ -39,7 +39,12 @@ export async function benchModelStep(
   const tokens = documentTokens(table, spec);
   const vocab = buildVocab(tokens, config.minCount);
   const docs = encodeDocuments(table, spec, vocab, space, config.maxLen, tokens);
-  const [members] = lengthBuckets(docs.ids.map((d) => d.length), config.batchSize, config.seed);
+  const [members] = lengthBuckets(
+    docs.ids.map((d) => d.length),
+    config.batchSize,
+    config.seed,
+    config.maxLen,
+  );
   const batch = {
     ids: members.map((i) => docs.ids[i]),
     targets: members.map((i) => docs.targets[i]),

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { DataError, parseTable } from "../data/csv.ts";
 import { Vocab } from "../data/vocab.ts";
 import {
+  batchWordBudget,
   encodeDocuments,
   lengthBuckets,
+  packSorted,
   paddedLength,
   targetSpace,
   type TaskSpec,
@@ -53,7 +55,7 @@ Deno.test("label targets drop labels rarer than the minimum count", () => {
 
 Deno.test("length buckets cover every document once, in batches of similar length", () => {
   const lengths = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 300 + 1);
-  const batches = lengthBuckets(lengths, 32, 3);
+  const batches = lengthBuckets(lengths, 32, 3, 256);
   assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
   assert.ok(batches.every((b) => b.length <= 32));
   const spread = batches.map((b) =>
@@ -61,8 +63,22 @@ Deno.test("length buckets cover every document once, in batches of similar lengt
   );
   // Sorting within windows keeps each batch's lengths close: 32 of 1000 lengths spread over 300.
   assert.ok(spread.reduce((a, b) => a + b, 0) / spread.length < 30);
-  assert.notDeepEqual(lengthBuckets(lengths, 32, 4), batches);
-  assert.deepEqual(lengthBuckets(lengths, 32, 3), batches);
+  assert.notDeepEqual(lengthBuckets(lengths, 32, 4, 256), batches);
+  assert.deepEqual(lengthBuckets(lengths, 32, 3, 256), batches);
+});
+
+Deno.test("long documents come in smaller batches that keep the padded words in budget", () => {
+  const lengths = Array.from({ length: 400 }, (_, i) => (i * 7919) % 1000 + 1);
+  const batches = lengthBuckets(lengths, 16, 5, 1024);
+  assert.deepEqual(batches.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+  const padded = (b: number[]) =>
+    b.length * paddedLength(Math.max(...b.map((i) => lengths[i])), 1024);
+  assert.ok(batches.every((b) => b.length <= 16 && padded(b) <= batchWordBudget(16)));
+  assert.ok(
+    batches.some((b) => b.length < 8),
+    "the longest documents share a batch with few others",
+  );
+  assert.deepEqual(packSorted([0], [5000], 16, 8192), [[0]], "one document always fits");
 });
 
 Deno.test("batches pad to a multiple of 16 capped by the maximum length", () => {

@@ -44,8 +44,10 @@ export function documents(n: number, seed: number): string {
   return stringify(rows, { header: true });
 }
 
-/** Model sizes small enough for a test to train in seconds. */
+/** Model sizes small enough for a test to train in seconds, on random vectors (no download). */
 export const SMALL = [
+  "--embeddings",
+  "none",
   "--widths",
   "3",
   "--filters",
