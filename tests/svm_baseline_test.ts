@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
+import { stringify } from "csv-stringify/sync";
 import { mulberry32 } from "../kernels/rng.ts";
-import { type SparseVector, svmBaseline, svmScore, trainLinearSvm } from "../data/svm_baseline.ts";
+import {
+  type SparseVector,
+  svmAspectBaseline,
+  svmBaseline,
+  svmScore,
+  trainLinearSvm,
+} from "../data/svm_baseline.ts";
 
 /** ½‖w‖² + C·Σ max(0, 1 − y·score)², the problem trainLinearSvm solves (bias included in w). */
 function primal(w: Float64Array, x: SparseVector[], y: number[], c: number): number {
@@ -51,8 +58,85 @@ Deno.test("the SVM baseline finds labels that single words decide, unseen combin
     }
     return { docs, labels };
   };
-  const result = svmBaseline(make(60), make(30), { c: 1, passes: 30, seed: 1, minDf: 2 });
-  assert.equal(result.labels, 3);
+  const result = svmBaseline(make(60), make(30), { cs: [1], passes: 30, seed: 1, minDf: 2 });
+  assert.deepEqual(result.targets, ["audio", "image", "network"]);
   assert.equal(result.microF1AtZero, 1);
   assert.equal(result.tuned.microF1, 1);
+});
+
+/** Documents whose colour and size follow from one word each; `blank` cells are left empty. */
+function aspectDocs(n: number, seed: number, blank: (d: number) => boolean) {
+  const colours = ["red", "green", "blue"];
+  const sizes = ["big", "small"];
+  const filler = ["a", "bright", "thing", "object", "shiny", "old", "new"];
+  const next = mulberry32(seed);
+  const docs: string[][] = [];
+  const values: (string | undefined)[][] = [];
+  for (let d = 0; d < n; d++) {
+    const colour = colours[d % 3];
+    const size = sizes[Math.floor(next() * 2)];
+    const words = [colour, size, ...filler.filter(() => next() < 0.4)];
+    docs.push(words.sort(() => next() - 0.5));
+    values.push([colour, blank(d) ? undefined : size]);
+  }
+  return { docs, values };
+}
+
+Deno.test("the aspects baseline predicts each target's class and scores only its known cells", () => {
+  const train = aspectDocs(60, 5, (d) => d % 4 === 0);
+  const valid = aspectDocs(20, 6, () => false);
+  const test = aspectDocs(30, 7, (d) => d % 3 === 1);
+  test.values[0][0] = "purple"; // unseen in training: missing, as for the model
+  const result = svmAspectBaseline(
+    train,
+    valid,
+    { cs: [0.3, 1], passes: 30, seed: 1, minDf: 2 },
+    test,
+  );
+  assert.deepEqual(result.classes, [["blue", "green", "red"], ["big", "small"]]);
+  assert.deepEqual(result.metrics.support, [29, 20]);
+  assert.equal(result.unseenValues, 1);
+  assert.deepEqual(result.metrics.accuracy, [1, 1]);
+  assert.equal(result.metrics.macroF1, 1);
+  assert.deepEqual([...result.validScores.keys()], [0.3, 1]);
+});
+
+Deno.test("svm_baseline --json reports aspects on the test file under maskconv eval's keys", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = async (name: string, data: ReturnType<typeof aspectDocs>) => {
+    const rows = data.docs.map((words, d) => ({
+      text: words.join(" "),
+      colour: data.values[d][0] ?? "",
+      size: data.values[d][1] ?? "",
+    }));
+    await Deno.writeTextFile(`${dir}/${name}.csv`, stringify(rows, { header: true }));
+  };
+  await write("train", aspectDocs(60, 5, (d) => d % 4 === 0));
+  await write("valid", aspectDocs(20, 6, () => false));
+  await write("test", aspectDocs(30, 7, (d) => d % 3 === 1));
+  const script = new URL("../data/svm_baseline.ts", import.meta.url).pathname;
+  const args = ["--train", `${dir}/train.csv`, "--valid", `${dir}/valid.csv`];
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      script,
+      ...args,
+      "--test",
+      `${dir}/test.csv`,
+      "--label-columns",
+      "colour,size",
+      "--json",
+    ],
+  }).output();
+  assert.equal(code, 0);
+  const report = JSON.parse(new TextDecoder().decode(stdout));
+  assert.equal(report.mode, "aspects");
+  assert.equal(report.documents, 30);
+  assert.deepEqual(report.targets, ["colour", "size"]);
+  assert.deepEqual(report.support, [30, 20]);
+  assert.equal(report.meanAccuracy, 1);
+  assert.equal(report.macroF1, 1);
+  assert.deepEqual(report.c_tried.map((t: { c: number }) => t.c), [0.1, 0.3, 1, 3]);
+  await Deno.remove(dir, { recursive: true });
 });
