@@ -42,6 +42,7 @@
 import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
 import { Progress } from "../model/progress.ts";
+import { unitHash } from "./splits.ts";
 
 const LISTS_DIR = "/var/lib/apt/lists";
 const APT_HELPER = "/usr/lib/apt/apt-helper";
@@ -239,17 +240,6 @@ function contentTags(field: string): string[] {
     .filter((tag) =>
       tag !== "" && !DROPPED_FACETS.has(tag.split("::")[0]) && !tag.endsWith("::TODO")
     );
-}
-
-/** FNV-1a followed by the murmur3 finaliser, so nearby names land far apart in [0, 1). */
-function unitHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    h = Math.imul(h ^ byte, 0x01000193);
-  }
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
 }
 
 function isTrain(source: string, seed: string): boolean {
