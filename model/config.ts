@@ -54,7 +54,7 @@ export const DEFAULTS: TrainConfig = {
   textColumn: "text",
   separator: "|",
   minLabelCount: 1,
-  epochs: 10,
+  epochs: 6,
   batchSize: 64,
   lr: 3e-3,
   seed: 1,

@@ -85,4 +85,8 @@ Deno.test("batches pad to a multiple of 16 capped by the maximum length", () => 
   assert.equal(paddedLength(1, 256), 16);
   assert.equal(paddedLength(17, 256), 32);
   assert.equal(paddedLength(300, 256), 256);
+  assert.equal(paddedLength(300, 1024), 320);
+  assert.equal(paddedLength(700, 1024), 768);
+  const shapes = new Set(Array.from({ length: 1024 }, (_, i) => paddedLength(i + 1, 1024)));
+  assert.ok(shapes.size <= 24, `${shapes.size} shapes up to 1,024 words`);
 });
