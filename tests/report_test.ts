@@ -361,6 +361,7 @@ Deno.test("the report of a tiny trained model shows its curves, highlights and l
     ["--train", `${dir}/train.csv`, "--valid", `${dir}/valid.csv`, "--out", `${dir}/model`],
     ["--labels-column", "tags", "--epochs", "2", "--batch-size", "16", "--min-count", "1"],
     ["--widths", "3", "--filters", "4", "--masker-hidden", "4", "--classifier-hidden", "4"],
+    ["--embeddings", "none"],
   ].flat();
   const trained = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, "train", ...flags],
