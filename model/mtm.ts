@@ -94,7 +94,16 @@ interface Masker {
   da: GPUBuffer;
   encodeForward(pass: GPUComputePassEncoder): void;
   encodeBackward(pass: GPUComputePassEncoder): void;
+  destroy(): void;
 }
+
+/**
+ * Device bytes the plans of recent batch shapes may hold together. Length-bucketed batches come
+ * in a few dozen shapes (30 on full Debtags); keeping every plan held 5.3 GB there, while one
+ * plan's rebuild costs about a tenth of a step, so the least recently used plans are freed
+ * beyond this.
+ */
+const PLAN_CACHE_BYTES = 2 ** 30;
 
 /** The launchers of one batch shape (B documents padded to L), built on first use. */
 class BatchPlan {
@@ -116,10 +125,15 @@ class BatchPlan {
   predictionStaging?: GPUBuffer[];
   /** The batch's tensors in the order a step computes them, to find where values break. */
   tensors: [string, GPUBuffer][];
+  /** Device bytes of the batch's tensors and their gradients, as the memory check counts them. */
+  readonly bytes: number;
+  /** Buffers the plan made itself (the launchers free their own). */
+  #owned: GPUBuffer[];
 
   constructor(gpu: Gpu, model: MtmModel, B: number, L: number) {
     this.B = B;
     this.L = L;
+    this.bytes = 8 * batchTensors(model.spec, B, B * L).reduce((a, [, n]) => a + n, 0);
     const { config, vocabSize: V, dim: D, space } = model.spec;
     const T = space.targets.length;
     const C = outputClasses(space);
@@ -173,6 +187,10 @@ class BatchPlan {
         da,
         encodeForward: (pass) => conv.encodeForward(pass),
         encodeBackward: (pass) => conv.encodeBackward(pass),
+        destroy: () => {
+          conv.destroy();
+          da.destroy();
+        },
       };
     } else {
       const lstm = (dir: string) => ({
@@ -202,6 +220,7 @@ class BatchPlan {
         da: launch.activations.da,
         encodeForward: (pass) => launch.encodeForward(pass),
         encodeBackward: (pass) => launch.encodeBackward(pass),
+        destroy: () => launch.destroy(),
       };
     }
     this.p = buffer(B * L * (T + 1), "p");
@@ -270,6 +289,14 @@ class BatchPlan {
       size: (2 * B + 4) * 4,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
+    this.#owned = [this.ids, this.p, dp, this.regulariserLoss, this.staging];
+  }
+
+  /** Frees every buffer of the plan; the model's parameters stay. */
+  destroy(): void {
+    const launchers = [this.embedding, this.masker, this.softmax, this.regularisers, this.layer];
+    for (const launcher of [...launchers, this.classifier, this.loss]) launcher.destroy();
+    for (const buffer of [...this.#owned, ...this.predictionStaging ?? []]) buffer.destroy();
   }
 
   /** Uploads a batch's ids, lengths and (when given) targets. */
@@ -310,6 +337,16 @@ class BatchPlan {
   }
 }
 
+/** How a model is built, beyond its spec. */
+export interface ModelOptions {
+  /** Initial embeddings [V,D] in place of random ones. */
+  embeddings?: Float32Array;
+  /** The shared masked convolution: the fast one, or the materialised one for comparison. */
+  encoder?: "fast" | "naive";
+  /** Device bytes the plans of recent batch shapes may hold together (at least one is kept). */
+  planCacheBytes?: number;
+}
+
 /**
  * The model: parameters on the GPU, an optimizer, and one launcher plan per batch shape.
  *
@@ -332,19 +369,21 @@ export class MtmModel {
   /** The shared masked convolution: the fast one, or the materialised one for comparison. */
   readonly encoder: "fast" | "naive";
   #gpu: Gpu;
+  /** Plans by shape, least recently used first. */
   #plans = new Map<string, BatchPlan>();
+  #planCacheBytes: number;
   #adam: Adam;
 
-  /** A model with seeded initial parameters; `embeddings` [V,D] replaces the random ones. */
+  /** A model with seeded initial parameters (see {@link ModelOptions}). */
   constructor(
     gpu: Gpu,
     spec: ModelSpec,
-    embeddings?: Float32Array,
-    encoder: "fast" | "naive" = "fast",
+    { embeddings, encoder = "fast", planCacheBytes = PLAN_CACHE_BYTES }: ModelOptions = {},
   ) {
     this.#gpu = gpu;
     this.spec = spec;
     this.encoder = encoder;
+    this.#planCacheBytes = planCacheBytes;
     const { config, vocabSize: V, dim: D, space } = spec;
     const T = space.targets.length;
     const next = mulberry32(config.seed);
@@ -437,7 +476,18 @@ export class MtmModel {
   #plan(B: number, L: number): BatchPlan {
     const key = `${B}x${L}`;
     let plan = this.#plans.get(key);
-    if (!plan) this.#plans.set(key, plan = new BatchPlan(this.#gpu, this, B, L));
+    this.#plans.delete(key);
+    if (!plan) {
+      plan = new BatchPlan(this.#gpu, this, B, L);
+      let kept = plan.bytes;
+      for (const other of [...this.#plans.values()].reverse()) {
+        kept += other.bytes;
+        if (kept <= this.#planCacheBytes) continue;
+        this.#plans.delete(`${other.B}x${other.L}`);
+        other.destroy();
+      }
+    }
+    this.#plans.set(key, plan);
     return plan;
   }
 

@@ -52,7 +52,7 @@ export async function benchModelStep(
   const L = paddedLength(Math.max(...batch.ids.map((d) => d.length)), config.maxLen);
   const gpu = await getGpu();
   const spec64 = { config, vocabSize: vocab.size, dim: config.embeddingDim, space };
-  const model = new MtmModel(gpu, spec64, undefined, naive ? "naive" : "fast");
+  const model = new MtmModel(gpu, spec64, { encoder: naive ? "naive" : "fast" });
   const times: number[] = [];
   for (let step = 1; step <= repeat + 1; step++) {
     const started = performance.now();

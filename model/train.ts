@@ -183,7 +183,7 @@ export async function train(
   log(
     `adapter: ${gpu.description}; this model needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of it`,
   );
-  const model = new MtmModel(gpu, modelSpec, embeddings);
+  const model = new MtmModel(gpu, modelSpec, { embeddings });
   const metricsPath = `${run.outDir}/metrics.csv`;
   const metricName = space.mode === "aspects" ? "macro_f1" : "micro_f1";
   let state: TrainState;

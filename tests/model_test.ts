@@ -99,6 +99,22 @@ Deno.test("training is bit for bit the same for the same seed, and differs for a
   assert.notDeepEqual(a.weights, c.weights);
 });
 
+Deno.test("a model that frees its batch plans between steps trains to the same weights as one that keeps them", async () => {
+  const gpu = await getGpu();
+  const short = { ids: [Int32Array.of(2, 3, 4)], targets: [Int32Array.of(1, 0, 1)] };
+  const long = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
+  const run = async (planCacheBytes?: number) => {
+    const spec = { config: tinyConfig({}), vocabSize: 7, dim: 4, space: LABELS };
+    const model = new MtmModel(gpu, spec, { planCacheBytes });
+    let step = 1;
+    for (const [batch, L] of [[short, 16], [long, 32], [short, 16], [long, 32]] as const) {
+      await model.trainStep(batch, step++, L);
+    }
+    return { weights: await model.params.save(), predicted: await model.predict(short, 16) };
+  };
+  assert.deepEqual(await run(0), await run());
+});
+
 Deno.test("a step that overflows is not applied, and the first non-finite tensor is named", async () => {
   const gpu = await getGpu();
   const model = new MtmModel(gpu, { config: tinyConfig({}), vocabSize: 7, dim: 4, space: LABELS });

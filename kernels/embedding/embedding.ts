@@ -150,6 +150,7 @@ export class EmbeddingLaunch {
   readonly shape: EmbeddingShape;
   #gpu: Gpu;
   #state: GPUBuffer;
+  #owned: GPUBuffer[];
   #forward: { pipeline: GPUComputePipeline; group: GPUBindGroup };
   #backward?: {
     clear: { pipeline: GPUComputePipeline; group: GPUBindGroup };
@@ -171,6 +172,7 @@ export class EmbeddingLaunch {
     const pBits = new Uint32Array(Float32Array.of(p).buffer)[0];
     const shapeParams = uniformBuffer(gpu, [B, L, D, V, pBits], "embedding shape");
     this.#state = uniformBuffer(gpu, [seed, 0, training ? 1 : 0, 0], "embedding state");
+    this.#owned = [shapeParams, this.#state];
     const forward = computePipeline(gpu, CODE, "forward");
     this.#forward = {
       pipeline: forward,
@@ -190,14 +192,17 @@ export class EmbeddingLaunch {
       offsets: tensorBuffer(gpu, B * L + 1, "embedding index offsets"),
       positions: tensorBuffer(gpu, B * L, "embedding index positions"),
     };
+    this.#owned.push(index.tokens, index.offsets, index.positions);
     const clear = computePipeline(gpu, CODE, "clear_grad");
     const gather = computePipeline(gpu, CODE, "backward_gather");
     const slices: Slice[] = [];
     for (let begin = 0; begin < Math.max(B * L, 1); begin += GATHER_TRIPS) {
+      const slice = uniformBuffer(gpu, [begin, begin + GATHER_TRIPS], "embedding slice");
+      this.#owned.push(slice);
       const group = bindBuffers(gpu, gather, {
         0: shapeParams,
         1: this.#state,
-        2: uniformBuffer(gpu, [begin, begin + GATHER_TRIPS], "embedding slice"),
+        2: slice,
         7: dx,
         8: dE,
         9: index.tokens,
@@ -281,6 +286,12 @@ export class EmbeddingLaunch {
       pass.setBindGroup(0, slice.group);
       dispatchFlat(this.#gpu, pass, slice.tokens * D);
     }
+  }
+
+  /** Frees the buffers the launcher made (not E, ids, x or the gradients passed in). */
+  destroy(): void {
+    for (const buffer of this.#owned) buffer.destroy();
+    this.#owned = [];
   }
 
   #requireBackward() {
