@@ -19,6 +19,8 @@ export interface TrainConfig {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** How the learning rate moves over the planned steps; unset (older models): constant. */
+  lrSchedule?: "constant" | "linear";
   seed: number;
   maxLen: number;
   minCount: number;
@@ -57,6 +59,7 @@ export const DEFAULTS: TrainConfig = {
   epochs: 6,
   batchSize: 64,
   lr: 3e-3,
+  lrSchedule: "constant",
   seed: 1,
   maxLen: 1024,
   minCount: 2,
@@ -128,6 +131,13 @@ const FLAGS: {
     check: positive,
   },
   { flag: "lr", key: "lr", kind: "number", help: "Adam learning rate", check: positive },
+  {
+    flag: "lr-schedule",
+    key: "lrSchedule",
+    kind: "string",
+    help: "linear: warm-up over 6% of the planned steps, then down to 0 at the last",
+    choices: ["constant", "linear"],
+  },
   {
     flag: "seed",
     key: "seed",
@@ -435,4 +445,30 @@ export function configFromJson(value: unknown, path: string): TrainConfig {
     throw new DataError(`${path}: the config needs either labelColumns or labelsColumn`);
   }
   return result;
+}
+
+/** Share of the planned steps over which the linear schedule warms up (as BERT's recipe). */
+const WARMUP_SHARE = 0.06;
+
+/**
+ * The factor of the learning rate at `step` (from 1) of `plannedSteps`: 1 for a constant
+ * schedule; for the linear one, a ramp from 1/w to 1 over the first w = 6% of the planned steps,
+ * then a straight line down to 1/(plannedSteps − w + 1) at the last planned step, and there
+ * after it (a later epoch may pack a few more batches than the first).
+ *
+ * @example
+ * ```ts
+ * import { learningRateFactor } from "./config.ts";
+ * console.log([1, 6, 50, 100].map((t) => learningRateFactor("linear", t, 100))); // [≈0.17, 1, ≈0.54, ≈0.01]
+ * ```
+ */
+export function learningRateFactor(
+  schedule: TrainConfig["lrSchedule"],
+  step: number,
+  plannedSteps: number,
+): number {
+  if (schedule !== "linear") return 1;
+  const warmup = Math.max(1, Math.round(WARMUP_SHARE * plannedSteps));
+  if (step <= warmup) return step / warmup;
+  return Math.max(1, plannedSteps - step + 1) / (plannedSteps - warmup + 1);
 }

@@ -518,11 +518,19 @@ export class MtmModel {
     return { plan, encoder, pass };
   }
 
-  /** One optimisation step on `batch`; `step` (from 1) keys its dropout and Gumbel noise. */
-  async trainStep(batch: Batch, step: number, L = longest(batch)): Promise<StepStats> {
+  /**
+   * One optimisation step on `batch` at lr · `lrScale`; `step` (from 1) keys its dropout and
+   * Gumbel noise.
+   */
+  async trainStep(
+    batch: Batch,
+    step: number,
+    L = longest(batch),
+    lrScale = 1,
+  ): Promise<StepStats> {
     const gpu = this.#gpu;
     const { plan, encoder, pass } = this.#encodeForwardBackward(batch, L, step);
-    this.#adam.encodeStep(pass);
+    this.#adam.encodeStep(pass, lrScale);
     pass.end();
     const B = plan.B;
     encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);

@@ -12,7 +12,7 @@ import { loadWordVectors, type WordVectors } from "../data/word_vectors.ts";
 import type { Vocab } from "../data/vocab.ts";
 import type { Gpu } from "../kernels/gpu.ts";
 import { mulberry32 } from "../kernels/rng.ts";
-import type { TrainConfig } from "./config.ts";
+import { learningRateFactor, type TrainConfig } from "./config.ts";
 import {
   type Documents,
   documentTokens,
@@ -213,6 +213,9 @@ export async function train(
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   try {
     const lengths = trainDocs.ids.map((d) => d.length);
+    // The schedule's horizon: every planned epoch as long as the first (packing varies a little).
+    const plannedSteps = config.epochs *
+      lengthBuckets(lengths, config.batchSize, config.seed + 1, config.maxLen).length;
     while (state.epoch <= config.epochs && state.stale < config.patience) {
       const { epoch } = state;
       const started = performance.now() - state.epochSums.seconds * 1000;
@@ -232,7 +235,8 @@ export async function train(
         const L = paddedLength(Math.max(1, ...members.map((i) => lengths[i])), config.maxLen);
         let stats;
         try {
-          stats = await model.trainStep(batch, state.step + 1, L);
+          const lrScale = learningRateFactor(config.lrSchedule, state.step + 1, plannedSteps);
+          stats = await model.trainStep(batch, state.step + 1, L, lrScale);
         } catch (error) {
           if (!gpu.lost) throw error;
           throw new TrainingFault(

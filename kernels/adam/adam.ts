@@ -139,7 +139,7 @@ export class Adam {
       [...new Uint32Array(Float32Array.from(hyperValues).buffer)],
       "adam hyper",
     );
-    this.#corrections = uniformBuffer(gpu, [0, 0], "adam bias corrections");
+    this.#corrections = uniformBuffer(gpu, [0, 0, 0], "adam step");
     const chunks = params.map(({ size }) => normChunks(size));
     const partialCount = chunks.reduce((sum, c) => sum + c, 0);
     const partials = tensorBuffer(gpu, partialCount, "adam norm partials");
@@ -213,14 +213,19 @@ export class Adam {
 
   /**
    * Records step t = step + 1 (norm, clip and update) into `pass` and writes its bias
-   * corrections to the queue at once: submit the pass before recording the next step. A step
-   * skipped for a non-finite norm still counts; {@link setStep} takes it back.
+   * corrections and learning-rate factor (the step moves by lr · `lrScale`) to the queue at
+   * once: submit the pass before recording the next step. A step skipped for a non-finite norm
+   * still counts; {@link setStep} takes it back.
    */
-  encodeStep(pass: GPUComputePassEncoder): void {
+  encodeStep(pass: GPUComputePassEncoder, lrScale = 1): void {
+    if (!(lrScale >= 0 && Number.isFinite(lrScale))) {
+      throw new RangeError(`learning-rate factor must be finite and non-negative, not ${lrScale}`);
+    }
     this.#step += 1;
     // In float64 on the host: 1 − β2^t in float32 would lose ~1e-5 of itself at t = 1.
     this.#correctionValues[0] = 1 - this.hyper.beta1 ** this.#step;
     this.#correctionValues[1] = 1 - this.hyper.beta2 ** this.#step;
+    this.#correctionValues[2] = lrScale;
     this.#gpu.device.queue.writeBuffer(this.#corrections, 0, this.#correctionValues);
     for (const { pipeline, group, invocations } of this.#dispatches) {
       pass.setPipeline(pipeline);

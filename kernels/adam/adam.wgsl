@@ -3,7 +3,7 @@
 //   sum_squares  partial[offset + c] = Σ_j g[c + j·chunks]²   (one dispatch per parameter)
 //   finish_norm  S = Σ partial in index order, ‖g‖ = √S, scale = min(1, max_norm / (‖g‖ + 1e-6))
 //   adam_step    g' = scale·g + λ·w;  m = β1·m + (1−β1)·g';  v = β2·v + (1−β2)·g'²;
-//                w −= lr·(m / bc1) / (√(v / bc2) + ε)        (one dispatch per parameter)
+//                w −= lr·s·(m / bc1) / (√(v / bc2) + ε)      (one dispatch per parameter)
 //
 // The norm is a fixed two-level sum (every partial owned by one invocation, then one invocation
 // adding the partials in order), so it is deterministic without float atomics. Invocations
@@ -39,11 +39,13 @@ struct Span {
   last: u32, // write ‖g‖ and the clip scale
 }
 
-// Bias corrections of the step being taken, written by the host once per step: 1 − β2^t in f32
-// would lose ~1e-5 of its value to cancellation at t = 1, so the host computes them in float64.
+// What the host writes once per step. The bias corrections: 1 − β2^t in f32 would lose ~1e-5
+// of its value to cancellation at t = 1, so the host computes them in float64. The learning-rate
+// schedule's factor s of this step: lr·s is lr exactly when s is 1.
 struct Step {
   bc1: f32, // 1 − β1^t
   bc2: f32, // 1 − β2^t
+  lr_scale: f32, // s
 }
 
 @group(0) @binding(0) var<uniform> hyper: Hyper;
@@ -106,5 +108,6 @@ fn adam_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let v_new = hyper.beta2 * v[i] + hyper.one_minus_beta2 * g * g;
   m[i] = m_new;
   v[i] = v_new;
-  w[i] = w_old - hyper.lr * (m_new / step.bc1) / (sqrt(v_new / step.bc2) + hyper.eps);
+  let lr = hyper.lr * step.lr_scale;
+  w[i] = w_old - lr * (m_new / step.bc1) / (sqrt(v_new / step.bc2) + hyper.eps);
 }

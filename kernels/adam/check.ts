@@ -22,6 +22,8 @@ interface AdamCase {
   /** Per step, gradients are drawn from U(−r, r): large r clips, small r does not. */
   gradRanges: number[];
   options?: AdamOptions;
+  /** Per step, the learning-rate factor of a schedule (1 for every step without one). */
+  lrScales?: number[];
   /** Rebuild the optimizer from a host checkpoint (w, m, v, step) before this step. */
   resumeAt?: number;
   /** One gradient element made non-finite at one step. */
@@ -196,11 +198,14 @@ class GpuRun {
   }
 
   /** Uploads the step's gradients, runs one step and reads back its norm and scale. */
-  async step(grads: Float32Array<ArrayBuffer>[]): Promise<{ norm: number; scale: number }> {
+  async step(
+    grads: Float32Array<ArrayBuffer>[],
+    lrScale?: number,
+  ): Promise<{ norm: number; scale: number }> {
     grads.forEach((g, p) => this.gpu.device.queue.writeBuffer(this.grads[p], 0, g));
     const encoder = this.gpu.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    this.adam.encodeStep(pass);
+    this.adam.encodeStep(pass, lrScale);
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
     return decodeStats((await readBuffers(this.gpu, [this.adam.stats]))[0]);
@@ -218,7 +223,7 @@ class GpuRun {
 }
 
 async function parity(gpu: Gpu, adamCase: AdamCase): Promise<CheckResult[]> {
-  const { sizes, gradRanges, options, resumeAt, poison } = adamCase;
+  const { sizes, gradRanges, options, resumeAt, poison, lrScales } = adamCase;
   const hyper = { ...ADAM_DEFAULTS, ...options };
   const steps = gradRanges.length;
   const next = mulberry32(11);
@@ -232,7 +237,7 @@ async function parity(gpu: Gpu, adamCase: AdamCase): Promise<CheckResult[]> {
   const gpuStats: { norm: number; scale: number }[] = [];
   for (let s = 0; s < steps; s++) {
     if (s === resumeAt) await run.resume();
-    gpuStats.push(await run.step(grads[s]));
+    gpuStats.push(await run.step(grads[s], lrScales?.[s]));
   }
   const state = await run.state();
   run.destroy();
@@ -242,7 +247,7 @@ async function parity(gpu: Gpu, adamCase: AdamCase): Promise<CheckResult[]> {
     m: new Float64Array(w.length),
     v: new Float64Array(w.length),
   }));
-  const ref = adamSteps(initial, grads, 1, hyper);
+  const ref = adamSteps(initial, grads, 1, hyper, lrScales);
   const what = label(adamCase);
   const normTol = normTolerance(sizes);
   const scaleRtol = normTol.rtol + 6 * F32_EPS;
@@ -305,6 +310,12 @@ const CASES: AdamCase[] = [
     sizes: [5, 300],
     gradRanges: [1e-2, 1e-2, 2],
     options: { lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 1e-2, maxNorm: 0.5 },
+  },
+  {
+    note: "a learning-rate schedule: warm-up, full rate, decay to zero",
+    sizes: [9, 257],
+    gradRanges: [1, 1e-3, 1, 1e-2, 1],
+    lrScales: [0.25, 0.75, 1, 0.4, 0],
   },
   {
     note: "resumed from a checkpoint of w, m, v and t after two steps",

@@ -69,7 +69,8 @@ export interface AdamState {
 
 /**
  * Step t (1-based) of Adam on every parameter, the gradients first clipped by their global
- * norm; a non-finite norm leaves the state as it was, as the GPU step does.
+ * norm, moving by lr · `lrScale` (a schedule's factor); a non-finite norm leaves the state as it
+ * was, as the GPU step does.
  *
  * @example
  * ```ts
@@ -84,6 +85,7 @@ export function adamStep(
   grads: ArrayLike<number>[],
   t: number,
   hyper: AdamHyper,
+  lrScale = 1,
 ): { params: AdamState[]; norm: number; scale: number } {
   const { lr, beta1, beta2, eps, weightDecay } = hyper;
   const norm = globalNorm(grads);
@@ -97,7 +99,7 @@ export function adamStep(
       state.v[i] = beta2 * v[i] + (1 - beta2) * g * g;
       const mHat = state.m[i] / (1 - beta1 ** t);
       const vHat = state.v[i] / (1 - beta2 ** t);
-      state.w[i] = w[i] - lr * mHat / (Math.sqrt(vHat) + eps);
+      state.w[i] = w[i] - lr * lrScale * mHat / (Math.sqrt(vHat) + eps);
     }
     return state;
   });
@@ -105,8 +107,9 @@ export function adamStep(
 }
 
 /**
- * Steps firstStep, firstStep + 1, … of Adam, one per entry of `gradsPerStep`, returning the
- * final state and each step's norm and scale.
+ * Steps firstStep, firstStep + 1, … of Adam, one per entry of `gradsPerStep` (with the
+ * learning-rate factor of the same entry of `lrScales`, 1 without one), returning the final
+ * state and each step's norm and scale.
  *
  * @example
  * ```ts
@@ -122,11 +125,12 @@ export function adamSteps(
   gradsPerStep: ArrayLike<number>[][],
   firstStep: number,
   hyper: AdamHyper,
+  lrScales: number[] = [],
 ): { params: AdamState[]; norms: number[]; scales: number[] } {
   const norms: number[] = [];
   const scales: number[] = [];
   gradsPerStep.forEach((grads, s) => {
-    const result = adamStep(params, grads, firstStep + s, hyper);
+    const result = adamStep(params, grads, firstStep + s, hyper, lrScales[s] ?? 1);
     params = result.params;
     norms.push(result.norm);
     scales.push(result.scale);
