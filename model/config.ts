@@ -135,7 +135,7 @@ const FLAGS: {
     flag: "lr-schedule",
     key: "lrSchedule",
     kind: "string",
-    help: "linear: warm-up over 6% of the planned steps, then down to 0 at the last",
+    help: "linear: 6% warm-up, then down to near 0 at the last planned step",
     choices: ["constant", "linear"],
   },
   {
