@@ -8,42 +8,18 @@
  */
 
 import { Adam, decodeStats } from "../kernels/adam/adam.ts";
-import { buildTokenIndex, EmbeddingLaunch } from "../kernels/embedding/embedding.ts";
-import { type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
-import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
-import { MaskedConv } from "../kernels/masked_conv/masked_conv.ts";
-import { NaiveMaskedConv } from "../kernels/naive_conv/naive_conv.ts";
-import {
-  ConvMasker,
-  fromMaskerLayout,
-  toMaskerLayout,
-} from "../kernels/masker_conv/masker_conv.ts";
-import { MaskerLstmLaunch } from "../kernels/masker_lstm/masker_lstm.ts";
+import { buildTokenIndex } from "../kernels/embedding/embedding.ts";
+import { type Gpu, readBuffers } from "../kernels/gpu.ts";
 import { mulberry32 } from "../kernels/rng.ts";
-import { TargetClassifierLaunch } from "../kernels/target_classifier/target_classifier.ts";
-import { classifierParameterShapes } from "../kernels/target_classifier/reference.ts";
-import { TargetLossLaunch } from "../kernels/target_loss/target_loss.ts";
-import { TokenSoftmaxLaunch } from "../kernels/token_softmax/token_softmax.ts";
 import { DataError } from "../data/csv.ts";
-import type { TrainConfig } from "./config.ts";
-import { batchWordBudget, type TargetSpace } from "./dataset.ts";
-import { type Parameter, ParameterSet } from "./parameters.ts";
+import { type Batch, BatchPlan, batchTensors } from "./batch_plan.ts";
+import { batchWordBudget } from "./dataset.ts";
+import { declareParameters, type MtmParameters } from "./model_parameters.ts";
+import { ParameterSet } from "./parameters.ts";
+import type { ModelSpec } from "./spec.ts";
 
-/** Everything that fixes the model's shapes, saved in `config.json`. */
-export interface ModelSpec {
-  config: TrainConfig;
-  vocabSize: number;
-  /** Embedding size D. */
-  dim: number;
-  space: TargetSpace;
-}
-
-/** A batch as the host holds it: token ids per document and targets per document. */
-export interface Batch {
-  ids: Int32Array[];
-  /** Per document, per target: class index (−1 missing) or 0/1; absent when predicting. */
-  targets?: Int32Array[];
-}
+export type { Batch } from "./batch_plan.ts";
+export { encoderMaskScale, type ModelSpec, outputClasses } from "./spec.ts";
 
 /** What a training step reads back. */
 export interface StepStats {
@@ -65,277 +41,12 @@ export interface Prediction {
 }
 
 /**
- * The s in the encoder's input m = s·p: the config's `maskScale`, else T + 1.
- *
- * Each target's mask starts near 1/(T + 1), so with s = 1 the shared encoder would see inputs
- * T + 1 times weaker than a plain CNN's and, under Adam's fixed-size steps, need thousands of
- * steps to grow its weights to match (on the full Debtags set: micro-F1 0.35 instead of 0.55).
- * A constant s only reparametrises the encoder's projection, so the model is the same function
- * family and the explanation, p, is unchanged.
- *
- * @example
- * ```ts
- * import { DEFAULTS } from "./config.ts";
- * import { encoderMaskScale } from "./mtm.ts";
- * console.log(encoderMaskScale(DEFAULTS, 70)); // 71
- * ```
- */
-export function encoderMaskScale(config: TrainConfig, T: number): number {
-  return config.maskScale ?? T + 1;
-}
-
-/** Classes C of the classifier output: the most classes of any target (1 in labels mode). */
-export function outputClasses(space: TargetSpace): number {
-  return space.mode === "labels" ? 1 : Math.max(...space.classes.map((c) => c.length));
-}
-
-interface Masker {
-  a: GPUBuffer;
-  da: GPUBuffer;
-  encodeForward(pass: GPUComputePassEncoder): void;
-  encodeBackward(pass: GPUComputePassEncoder): void;
-  destroy(): void;
-}
-
-/**
  * Device bytes the plans of recent batch shapes may hold together. Length-bucketed batches come
  * in a few dozen shapes (30 on full Debtags); keeping every plan held 5.3 GB there, while one
  * plan's rebuild costs about a tenth of a step, so the least recently used plans are freed
  * beyond this.
  */
 const PLAN_CACHE_BYTES = 2 ** 30;
-
-/** The launchers of one batch shape (B documents padded to L), built on first use. */
-class BatchPlan {
-  readonly B: number;
-  readonly L: number;
-  readonly ids: GPUBuffer;
-  readonly lengths: GPUBuffer;
-  readonly p: GPUBuffer;
-  readonly regulariserLoss: GPUBuffer;
-  embedding: EmbeddingLaunch;
-  masker: Masker;
-  softmax: TokenSoftmaxLaunch;
-  regularisers: MaskRegularisersLaunch;
-  layer: MaskedConv | NaiveMaskedConv;
-  classifier: TargetClassifierLaunch;
-  loss: TargetLossLaunch;
-  staging: GPUBuffer;
-  /** Readback buffers of predictions (probabilities, p), made on first use. */
-  predictionStaging?: GPUBuffer[];
-  /** The batch's tensors in the order a step computes them, to find where values break. */
-  tensors: [string, GPUBuffer][];
-  /** Device bytes of the batch's tensors and their gradients, as the memory check counts them. */
-  readonly bytes: number;
-  /** Buffers the plan made itself (the launchers free their own). */
-  #owned: GPUBuffer[];
-
-  constructor(gpu: Gpu, model: MtmModel, B: number, L: number) {
-    this.B = B;
-    this.L = L;
-    this.bytes = 8 * batchTensors(model.spec, B, B * L).reduce((a, [, n]) => a + n, 0);
-    const { config, vocabSize: V, dim: D, space } = model.spec;
-    const T = space.targets.length;
-    const C = outputClasses(space);
-    const widths = config.widths.map((K) => ({ K, F: config.filters }));
-    const params = model.params;
-    const buffer = (n: number, label: string) => tensorBuffer(gpu, n, label);
-    const layerOptions = {
-      parameters: {
-        Wt: params.get("encoder.projection").value,
-        bias: params.get("encoder.bias").value,
-        dWt: params.get("encoder.projection").grad,
-        dbias: params.get("encoder.bias").grad,
-      },
-    };
-    const layerShape = { B, L, D, T, widths };
-    this.layer = model.encoder === "naive"
-      ? new NaiveMaskedConv(gpu, layerShape, layerOptions)
-      : new MaskedConv(gpu, layerShape, layerOptions);
-    const act = this.layer.activations;
-    this.lengths = act.lengths;
-    this.ids = buffer(B * L, "ids");
-    const E = params.get("embedding.weight");
-    this.embedding = new EmbeddingLaunch(gpu, { B, L, D, V }, {
-      E: E.value,
-      ids: this.ids,
-      lengths: act.lengths,
-      x: act.x,
-      grad: E.trainable ? { dx: act.dx, dE: E.grad } : undefined,
-    }, { p: config.dropout, seed: model.seeds.dropout, training: true });
-    const H = config.maskerHidden;
-    if (config.masker === "conv") {
-      const da = buffer(B * L * (T + 1), "masker da");
-      const conv = new ConvMasker(
-        gpu,
-        { B, L, D, H, T },
-        {
-          Wt: params.get("masker.conv.weight").value,
-          c: params.get("masker.conv.bias").value,
-          Wo: params.get("masker.out.weight").value,
-          bo: params.get("masker.out.bias").value,
-          dWt: params.get("masker.conv.weight").grad,
-          dc: params.get("masker.conv.bias").grad,
-          dWo: params.get("masker.out.weight").grad,
-          dbo: params.get("masker.out.bias").grad,
-        },
-        { x: act.x, lengths: act.lengths, da, dx: act.dx },
-        { accumulateDx: true },
-      );
-      this.masker = {
-        a: conv.a,
-        da,
-        encodeForward: (pass) => conv.encodeForward(pass),
-        encodeBackward: (pass) => conv.encodeBackward(pass),
-        destroy: () => {
-          conv.destroy();
-          da.destroy();
-        },
-      };
-    } else {
-      const lstm = (dir: string) => ({
-        Wx: params.get(`masker.lstm.${dir}.Wx`).value,
-        Wh: params.get(`masker.lstm.${dir}.Wh`).value,
-        bias: params.get(`masker.lstm.${dir}.bias`).value,
-        dWx: params.get(`masker.lstm.${dir}.Wx`).grad,
-        dWh: params.get(`masker.lstm.${dir}.Wh`).grad,
-        dbias: params.get(`masker.lstm.${dir}.bias`).grad,
-      });
-      const launch = new MaskerLstmLaunch(
-        gpu,
-        { B, L, D, H, classes: T + 1 },
-        {
-          fwd: lstm("forward"),
-          bwd: lstm("backward"),
-          Wo: params.get("masker.out.weight").value,
-          bo: params.get("masker.out.bias").value,
-          dWo: params.get("masker.out.weight").grad,
-          dbo: params.get("masker.out.bias").grad,
-        },
-        { x: act.x, lengths: act.lengths, dx: act.dx },
-        { accumulate: true },
-      );
-      this.masker = {
-        a: launch.activations.a,
-        da: launch.activations.da,
-        encodeForward: (pass) => launch.encodeForward(pass),
-        encodeBackward: (pass) => launch.encodeBackward(pass),
-        destroy: () => launch.destroy(),
-      };
-    }
-    this.p = buffer(B * L * (T + 1), "p");
-    const dp = buffer(B * L * (T + 1), "dp");
-    this.softmax = new TokenSoftmaxLaunch(
-      gpu,
-      { B, L, T },
-      {
-        a: this.masker.a,
-        lengths: act.lengths,
-        p: this.p,
-        m: act.m,
-        dp,
-        dm: act.dm,
-        da: this.masker.da,
-      },
-      { mode: config.mask, seed: model.seeds.noise, step: 0, tau: config.tau },
-      {
-        maskScale: encoderMaskScale(config, T),
-      },
-    );
-    this.regulariserLoss = buffer(B, "regulariser loss");
-    this.regularisers = new MaskRegularisersLaunch(gpu, { B, L, T }, {
-      p: this.p,
-      lengths: act.lengths,
-      r: this.regulariserLoss,
-      dp,
-    }, { lambdaP: config.lambdaP, wSel: config.lambdaSel / B, wCont: config.lambdaCont / B });
-    const classifierShape = {
-      B,
-      T,
-      F: widths.length * config.filters,
-      C,
-      kind: config.classifier,
-      hidden: config.classifierHidden,
-    };
-    const classifierParams = model.classifierParameters();
-    this.classifier = new TargetClassifierLaunch(gpu, classifierShape, {
-      h: act.h,
-      dh: act.g,
-      params: classifierParams.map((p) => p.value),
-      grads: classifierParams.map((p) => p.grad),
-    });
-    this.loss = new TargetLossLaunch(gpu, { B, T, C, mode: space.mode }, {
-      logits: this.classifier.logits,
-      dlogits: this.classifier.dlogits,
-    }, { weight: 1 / B, classes: space.classes.map((c) => c.length) });
-    this.tensors = [
-      ["embeddings x", act.x],
-      ["masker logits", this.masker.a],
-      ["word distributions p", this.p],
-      ["target masks m", act.m],
-      ["pooled features h", act.h],
-      ["classifier logits", this.classifier.logits],
-      ["prediction loss", this.loss.documentLoss],
-      ["regulariser loss", this.regulariserLoss],
-      ["gradient of the logits", this.classifier.dlogits],
-      ["gradient of h", act.g],
-      ["gradient of m", act.dm],
-      ["gradient of p", dp],
-      ["gradient of the masker logits", this.masker.da],
-      ["gradient of x", act.dx],
-    ];
-    this.staging = gpu.device.createBuffer({
-      label: "step readback",
-      size: (2 * B + 4) * 4,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    this.#owned = [this.ids, this.p, dp, this.regulariserLoss, this.staging];
-  }
-
-  /** Frees every buffer of the plan; the model's parameters stay. */
-  destroy(): void {
-    const launchers = [this.embedding, this.masker, this.softmax, this.regularisers, this.layer];
-    for (const launcher of [...launchers, this.classifier, this.loss]) launcher.destroy();
-    for (const buffer of [...this.#owned, ...this.predictionStaging ?? []]) buffer.destroy();
-  }
-
-  /** Uploads a batch's ids, lengths and (when given) targets. */
-  upload(gpu: Gpu, batch: Batch, T: number) {
-    const { B, L } = this;
-    const ids = new Uint32Array(B * L);
-    const lengths = new Uint32Array(B);
-    batch.ids.forEach((doc, b) => {
-      lengths[b] = Math.min(doc.length, L);
-      ids.set(doc.subarray(0, L), b * L);
-    });
-    gpu.device.queue.writeBuffer(this.ids, 0, ids);
-    gpu.device.queue.writeBuffer(this.lengths, 0, lengths);
-    // Without targets (prediction) the loss still runs: give it labels it accepts.
-    const labels = new Int32Array(B * T).fill(this.loss.shape.mode === "labels" ? 0 : -1);
-    batch.targets?.forEach((row, b) => labels.set(row, b * T));
-    this.loss.setLabels(labels);
-    return { ids, lengths };
-  }
-
-  encodeForward(pass: GPUComputePassEncoder) {
-    this.embedding.encodeForward(pass);
-    this.masker.encodeForward(pass);
-    this.softmax.encodeForward(pass);
-    this.regularisers.encodeForward(pass);
-    this.layer.encodeForward(pass);
-    this.classifier.encodeForward(pass);
-    this.loss.encode(pass);
-  }
-
-  encodeBackward(pass: GPUComputePassEncoder, trainEmbeddings: boolean) {
-    this.classifier.encodeBackward(pass);
-    this.layer.encodeBackward(pass);
-    this.regularisers.encodeBackward(pass);
-    this.softmax.encodeBackward(pass);
-    this.masker.encodeBackward(pass);
-    if (trainEmbeddings) this.embedding.encodeBackward(pass);
-  }
-}
 
 /** How a model is built, beyond its spec. */
 export interface ModelOptions {
@@ -365,6 +76,8 @@ export interface ModelOptions {
 export class MtmModel {
   readonly spec: ModelSpec;
   readonly params: ParameterSet;
+  /** The same parameters as typed handles, by the stage that uses them. */
+  readonly parts: MtmParameters;
   readonly seeds: { dropout: number; noise: number };
   /** The shared masked convolution: the fast one, or the materialised one for comparison. */
   readonly encoder: "fast" | "naive";
@@ -384,73 +97,11 @@ export class MtmModel {
     this.spec = spec;
     this.encoder = encoder;
     this.#planCacheBytes = planCacheBytes;
-    const { config, vocabSize: V, dim: D, space } = spec;
-    const T = space.targets.length;
+    const { config } = spec;
     const next = mulberry32(config.seed);
     this.seeds = { dropout: (config.seed * 2 + 1) >>> 0, noise: (config.seed * 2 + 2) >>> 0 };
     const params = this.params = new ParameterSet(gpu, next);
-    params.add(
-      "embedding.weight",
-      [V, D],
-      embeddings ? { kind: "values", values: embeddings } : { kind: "glorot", fanIn: 1, fanOut: D },
-      { trainable: config.trainEmbeddings },
-    );
-    const H = config.maskerHidden;
-    if (config.masker === "conv") {
-      params.add("masker.conv.weight", [D, 3 * H], { kind: "glorot", fanIn: 3 * D, fanOut: H }, {
-        layout: {
-          shape: [H, D, 3],
-          toGpu: (saved) => toMaskerLayout(saved, D, H),
-          fromGpu: (values) => Float32Array.from(fromMaskerLayout(values, D, H)),
-        },
-      });
-      params.add("masker.conv.bias", [H], { kind: "zeros" });
-      params.add("masker.out.weight", [H, T + 1], { kind: "glorot", fanIn: H, fanOut: T + 1 });
-    } else {
-      for (const dir of ["forward", "backward"]) {
-        params.add(`masker.lstm.${dir}.Wx`, [D, 4 * H], {
-          kind: "glorot",
-          fanIn: D,
-          fanOut: 4 * H,
-        });
-        params.add(`masker.lstm.${dir}.Wh`, [H, 4 * H], {
-          kind: "glorot",
-          fanIn: H,
-          fanOut: 4 * H,
-        });
-        params.add(`masker.lstm.${dir}.bias`, [4 * H], { kind: "zeros" });
-      }
-      params.add("masker.out.weight", [2 * H, T + 1], {
-        kind: "glorot",
-        fanIn: 2 * H,
-        fanOut: T + 1,
-      });
-    }
-    params.add("masker.out.bias", [T + 1], { kind: "zeros" });
-    const K = config.widths.reduce((s, k) => s + k, 0);
-    const filters = config.widths.length * config.filters;
-    params.add("encoder.projection", [D, K * config.filters], {
-      kind: "glorot",
-      fanIn: D * K / config.widths.length,
-      fanOut: config.filters,
-    });
-    params.add("encoder.bias", [filters], { kind: "zeros" });
-    const shape = {
-      B: 1,
-      T,
-      F: filters,
-      C: outputClasses(space),
-      kind: config.classifier,
-      hidden: config.classifierHidden,
-    };
-    for (const { name, shape: dims } of classifierParameterShapes(shape)) {
-      const isBias = dims.length === 2;
-      params.add(
-        `classifier.${name}`,
-        dims,
-        isBias ? { kind: "zeros" } : { kind: "glorot", fanIn: dims[1], fanOut: dims[2] },
-      );
-    }
+    this.parts = declareParameters(params, spec, embeddings);
     this.#adam = new Adam(
       gpu,
       params.list.filter((p) => p.trainable).map((p) => ({
@@ -461,11 +112,6 @@ export class MtmModel {
       })),
       { lr: config.lr, weightDecay: config.l2, maxNorm: config.clip },
     );
-  }
-
-  /** The classifier's parameters in the order its launcher takes them. */
-  classifierParameters(): Parameter[] {
-    return this.params.list.filter((p) => p.name.startsWith("classifier."));
   }
 
   /** The optimizer (its moments and step are part of a checkpoint). */
@@ -499,8 +145,9 @@ export class MtmModel {
   #encodeForwardBackward(batch: Batch, L: number, step?: number) {
     const plan = this.#plan(batch.ids.length, L);
     const { ids, lengths } = plan.upload(this.#gpu, batch, this.spec.space.targets.length);
-    const trainEmbeddings = this.spec.config.trainEmbeddings;
-    if (trainEmbeddings) plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
+    if (this.spec.config.trainEmbeddings) {
+      plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
+    }
     plan.embedding.setTraining(step !== undefined);
     if (step === undefined) {
       plan.softmax.configure({ mode: "soft" });
@@ -511,10 +158,10 @@ export class MtmModel {
     const encoder = this.#gpu.device.createCommandEncoder({
       label: step === undefined ? "loss and gradients" : "train step",
     });
-    plan.layer.encodeClears(encoder);
+    plan.encodeClears(encoder);
     const pass = encoder.beginComputePass();
     plan.encodeForward(pass);
-    plan.encodeBackward(pass, trainEmbeddings);
+    plan.encodeBackward(pass);
     return { plan, encoder, pass };
   }
 
@@ -615,30 +262,6 @@ export class MtmModel {
     });
     return { probabilities, tokenProbabilities, L };
   }
-}
-
-/** The tensors of one batch shape that grow with it, with their sizes in 4-byte values. */
-function batchTensors(spec: ModelSpec, B: number, words: number): [string, number][] {
-  const { config, dim: D, space } = spec;
-  const T = space.targets.length;
-  const H = config.maskerHidden;
-  const C = config.widths.reduce((s, k) => s + k, 0) * config.filters;
-  const F = config.widths.length * config.filters;
-  const maskerTensor: [string, number] = config.masker === "conv"
-    ? ["masker taps [B,L,3H]", words * 3 * H]
-    : ["masker gates [B,L,4H]", words * 4 * H];
-  return [
-    ["embeddings x [B,L,D]", words * D],
-    maskerTensor,
-    ["word distributions p [B,L,T+1]", words * (T + 1)],
-    ["target masks m [B,L,T]", words * T],
-    ["tap projections P [B,L,ΣK·F]", words * C],
-    ["pooled features h [B,T,ΣF]", B * T * F],
-    [
-      "classifier hidden [B,T,hidden]",
-      B * T * (config.classifier === "mlp" ? config.classifierHidden : 1),
-    ],
-  ];
 }
 
 /**

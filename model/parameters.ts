@@ -29,6 +29,8 @@ export interface Parameter {
   layout?: Layout;
   /** Saved shape when `layout` is absent. */
   shape: number[];
+  /** How the saved tensor is laid out, for other tools (`config.json`'s `layouts`). */
+  doc: string;
 }
 
 /** Initial values: Glorot-uniform weights (fan-in and fan-out given) or zeros. */
@@ -36,6 +38,19 @@ export type Init = { kind: "glorot"; fanIn: number; fanOut: number } | { kind: "
   kind: "values";
   values: Float32Array;
 };
+
+/** A parameter as it is declared: its GPU shape, initial values and saved layout. */
+export interface ParameterDeclaration {
+  name: string;
+  /** The shape on the GPU (the saved one too, unless `layout` says otherwise). */
+  shape: number[];
+  init: Init;
+  /** Trained by the optimizer (default true). */
+  trainable?: boolean;
+  /** The saved shape and conversion, when they differ from the GPU's. */
+  layout?: Layout;
+  doc: string;
+}
 
 /**
  * The set of parameters, created in a fixed order so that one seed gives one initialisation.
@@ -45,7 +60,7 @@ export type Init = { kind: "glorot"; fanIn: number; fanOut: number } | { kind: "
  * import { getGpu } from "../kernels/gpu.ts";
  * import { ParameterSet } from "./parameters.ts";
  * const params = new ParameterSet(await getGpu(), () => 0.5);
- * params.add("bias", [3], { kind: "zeros" });
+ * params.add({ name: "bias", shape: [3], init: { kind: "zeros" }, doc: "[3]" });
  * console.log((await params.save()).bias.data); // [0, 0, 0]
  * ```
  */
@@ -59,13 +74,8 @@ export class ParameterSet {
     this.#next = next;
   }
 
-  /** Adds a parameter, initialised now; `layout` says how its saved form differs. */
-  add(
-    name: string,
-    shape: number[],
-    init: Init,
-    options: { trainable?: boolean; layout?: Layout } = {},
-  ): Parameter {
+  /** Adds a parameter, initialised now (Glorot draws come from the set's generator). */
+  add({ name, shape, init, trainable = true, layout, doc }: ParameterDeclaration): Parameter {
     const size = shape.reduce((a, b) => a * b, 1);
     let values = new Float32Array(size);
     if (init.kind === "glorot") {
@@ -77,26 +87,16 @@ export class ParameterSet {
     const parameter: Parameter = {
       name,
       size,
-      shape: options.layout?.shape ?? shape,
-      layout: options.layout,
-      trainable: options.trainable ?? true,
+      shape: layout?.shape ?? shape,
+      layout,
+      trainable,
+      doc,
       value: tensorBuffer(this.#gpu, size, name),
       grad: tensorBuffer(this.#gpu, size, `${name}.grad`),
     };
-    this.#gpu.device.queue.writeBuffer(
-      parameter.value,
-      0,
-      options.layout ? options.layout.toGpu(values) : values,
-    );
+    this.#gpu.device.queue.writeBuffer(parameter.value, 0, layout ? layout.toGpu(values) : values);
     this.list.push(parameter);
     return parameter;
-  }
-
-  /** The parameter called `name`. */
-  get(name: string): Parameter {
-    const found = this.list.find((p) => p.name === name);
-    if (!found) throw new Error(`no parameter ${name}`);
-    return found;
   }
 
   /** Every parameter's values in its saved layout, read back in one submission. */

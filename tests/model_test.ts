@@ -118,7 +118,7 @@ Deno.test("a model that frees its batch plans between steps trains to the same w
 Deno.test("a step that overflows is not applied, and the first non-finite tensor is named", async () => {
   const gpu = await getGpu();
   const model = new MtmModel(gpu, { config: tinyConfig({}), vocabSize: 7, dim: 4, space: LABELS });
-  const huge = model.params.get("masker.out.weight");
+  const huge = model.parts.masker.outWeight;
   gpu.device.queue.writeBuffer(huge.value, 0, new Float32Array(huge.size).fill(3e38));
   const before = await model.params.save();
   const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
