@@ -10,7 +10,7 @@ import { DataError } from "../data/csv.ts";
 import { type Gpu, readBuffers } from "../kernels/gpu.ts";
 import type { TrainConfig } from "./config.ts";
 import type { MtmModel } from "./mtm.ts";
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from "./safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, writeFilesAtomic } from "./safetensors.ts";
 
 /** Where a run stood when its checkpoint was written. */
 export interface TrainState {
@@ -32,8 +32,9 @@ const STATE = "checkpoint.json";
 const TENSORS = "checkpoint.safetensors";
 
 /**
- * Writes the checkpoint of `model` at `state` into `dir`, tensors first: a crash between the two
- * renames leaves a state that still names an older step, which resuming detects.
+ * Writes the checkpoint of `model` at `state` into `dir`, both files before either replaces its
+ * old one, so a failed write keeps the last checkpoint whole; tensors are renamed first: a crash
+ * between the two renames leaves a state that still names an older step, which resuming detects.
  *
  * @example
  * ```ts ignore
@@ -54,11 +55,13 @@ export async function saveCheckpoint(
     tensors[`adam.v.${m.name}`] = { shape: [m.size], data: new Float32Array(data[2 * i + 1]) };
   });
   const metadata = { step: String(state.step), adam_step: String(model.optimizer.step) };
-  await writeFileAtomic(`${dir}/${TENSORS}`, await encodeSafetensors(tensors, metadata));
-  await writeFileAtomic(
-    `${dir}/${STATE}`,
-    new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n"),
-  );
+  await writeFilesAtomic([
+    { path: `${dir}/${TENSORS}`, content: await encodeSafetensors(tensors, metadata) },
+    {
+      path: `${dir}/${STATE}`,
+      content: new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n"),
+    },
+  ]);
 }
 
 /**

@@ -12,7 +12,7 @@ import { configFromJson } from "./config.ts";
 import { loadVocab, saveVocab, type Vocab } from "../data/vocab.ts";
 import type { Gpu } from "../kernels/gpu.ts";
 import { type ModelSpec, MtmModel } from "./mtm.ts";
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from "./safetensors.ts";
+import { decodeSafetensors, encodeSafetensors, writeFilesAtomic } from "./safetensors.ts";
 
 /** What `config.json` holds. */
 export interface SavedConfig extends ModelSpec {
@@ -26,20 +26,9 @@ export interface SavedConfig extends ModelSpec {
   layouts: Record<string, string>;
 }
 
-const LAYOUTS: Record<string, string> = {
-  "embedding.weight": "[V,D]: row v is the vector of vocab.txt line v",
-  "masker.conv.weight": "[H,D,3]: tap k of hidden unit h",
-  "masker.out.weight": "[H or 2H, T+1]: column 0 is 'none', column t+1 target t",
-  "masker.lstm.*.Wx/Wh/bias": "[D or H, 4H], [4H]: gate blocks i, f, g, o",
-  "encoder.projection":
-    "[D, Σ_K K·F]: widths in config order; within width K, column k·F + f is tap k of filter f; " +
-    "applied to target t's masked words config.maskScale·p[t+1]·x",
-  "encoder.bias": "[Σ F]: filters of every width side by side",
-  "classifier.*": "target-major: W [T, in, out], b [T, out]",
-};
-
 /**
- * Writes the weights and `config.json` (atomically), and `vocab.txt`.
+ * Writes the weights, `config.json` and `vocab.txt` atomically and together: a save that fails
+ * leaves the previous model whole.
  *
  * @example
  * ```ts ignore
@@ -54,23 +43,24 @@ export async function saveModel(
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const tensors = await model.params.save();
-  await writeFileAtomic(
-    `${dir}/model.safetensors`,
-    await encodeSafetensors(tensors, { format: "maskconv-mtm" }),
-  );
   const saved: SavedConfig = {
     format: "maskconv-mtm",
     version: 1,
     ...model.spec,
     ...extra,
-    layouts: LAYOUTS,
+    layouts: Object.fromEntries(model.params.list.map((p) => [p.name, p.doc])),
   };
-  await writeFileAtomic(
-    `${dir}/config.json`,
-    new TextEncoder().encode(JSON.stringify(saved, null, 2) + "\n"),
-  );
-  saveVocab(vocab, `${dir}/vocab.txt.tmp`);
-  await Deno.rename(`${dir}/vocab.txt.tmp`, `${dir}/vocab.txt`);
+  await writeFilesAtomic([
+    {
+      path: `${dir}/model.safetensors`,
+      content: await encodeSafetensors(tensors, { format: "maskconv-mtm" }),
+    },
+    {
+      path: `${dir}/config.json`,
+      content: new TextEncoder().encode(JSON.stringify(saved, null, 2) + "\n"),
+    },
+    { path: `${dir}/vocab.txt`, content: (temporary) => saveVocab(vocab, temporary) },
+  ]);
 }
 
 /** A model loaded from its folder. */

@@ -154,10 +154,53 @@ export async function decodeSafetensors(
   return { tensors, metadata };
 }
 
+/** The temporary file beside `path` that an atomic write of it goes through. */
+export function temporaryPath(path: string): string {
+  return `${path}.tmp-${Deno.pid}`;
+}
+
+/** One file of {@link writeFilesAtomic}: its bytes, or a writer for a format with its own. */
+export interface AtomicFile {
+  path: string;
+  content: Uint8Array | ((temporary: string) => void | Promise<void>);
+}
+
+/**
+ * Replaces `files` atomically, together: every one is written to its temporary file first, then
+ * all are renamed into place in order. A write that fails (a full disk, a path that cannot be
+ * written) removes every temporary file before the error goes on, so the folder holds exactly
+ * what it held before. A path that cannot be written (no such folder, no permission) or that is
+ * a folder is a one-line {@link DataError}.
+ *
+ * @example
+ * ```ts
+ * import { writeFilesAtomic } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFilesAtomic([
+ *   { path: `${dir}/a.txt`, content: new TextEncoder().encode("a") },
+ *   { path: `${dir}/b.txt`, content: (temporary) => Deno.writeTextFileSync(temporary, "b") },
+ * ]);
+ * console.log(await Deno.readTextFile(`${dir}/b.txt`));
+ * ```
+ */
+export async function writeFilesAtomic(files: AtomicFile[]): Promise<void> {
+  // Checked before anything is written: a rename onto a folder would fail after earlier
+  // renames had already replaced their files.
+  for (const { path } of files) await refuseFolder(path);
+  const temporaries = files.map(({ path }) => temporaryPath(path));
+  try {
+    for (const [i, file] of files.entries()) await writeTemporary(file, temporaries[i]);
+    for (const [i, file] of files.entries()) await Deno.rename(temporaries[i], file.path);
+  } catch (error) {
+    // Those already renamed are gone; the rest are of no use to anyone.
+    for (const temporary of temporaries) await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
 /**
  * Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a crash
- * never leaves a half-written file in place of a good one. A path that cannot be written (no
- * such folder, no permission) is a one-line {@link DataError}.
+ * never leaves a half-written file in place of a good one, and a failed write leaves neither.
  *
  * @example
  * ```ts
@@ -168,9 +211,18 @@ export async function decodeSafetensors(
  * ```
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temporary = `${path}.tmp-${Deno.pid}`;
+  await writeFilesAtomic([{ path, content: bytes }]);
+}
+
+async function refuseFolder(path: string): Promise<void> {
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (info?.isDirectory) throw new DataError(`${path}: a folder, expected a file name`);
+}
+
+async function writeTemporary({ path, content }: AtomicFile, temporary: string): Promise<void> {
   try {
-    await Deno.writeFile(temporary, bytes);
+    if (typeof content === "function") await content(temporary);
+    else await Deno.writeFile(temporary, content);
   } catch (error) {
     const where =
       error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory
@@ -179,16 +231,6 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
         ? "not allowed to write there"
         : undefined;
     if (where) throw new DataError(`${path}: cannot write the file; ${where}`);
-    throw error;
-  }
-  try {
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    // The temporary copy is of no use to anyone once the rename failed.
-    await Deno.remove(temporary).catch(() => {});
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new DataError(`${path}: a folder, expected a file name`);
-    }
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
+import { decodeSafetensors } from "../model/safetensors.ts";
 import { documents, maskconv, SMALL } from "./tiny_run.ts";
 
 Deno.test("train, eval, predict and explain work end to end on a small labels CSV", async () => {
@@ -30,11 +31,17 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   }
   const metrics = (await Deno.readTextFile(`${dir}/model/metrics.csv`)).trim().split("\n");
   assert.equal(metrics.length, 3, "a header and one row per epoch");
-  assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/model/config.json`)).space.targets, [
-    "net",
-    "other",
-    "sound",
-  ]);
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/model/config.json`));
+  assert.deepEqual(config.space.targets, ["net", "other", "sound"]);
+  const weights = await decodeSafetensors(
+    await Deno.readFile(`${dir}/model/model.safetensors`),
+    "m",
+  );
+  assert.deepEqual(
+    Object.keys(config.layouts).sort(),
+    Object.keys(weights.tensors).sort(),
+    "config.json documents the layout of every saved tensor, and only those",
+  );
 
   const evaluated = await maskconv(
     "eval",
