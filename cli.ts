@@ -15,7 +15,7 @@ import {
   predictCommand,
   trainCommand,
 } from "./model/commands.ts";
-import { DataError } from "./data/csv.ts";
+import { DataError } from "./base/errors.ts";
 import { explainHtmlCommand, reportCommand } from "./model/report.ts";
 import type { CheckResult } from "./kernels/verify.ts";
 

@@ -51,4 +51,4 @@ export {
   predictAll,
   wordsReadBy,
 } from "./model/inference.ts";
-export { svmBaseline } from "./data/svm_baseline.ts";
+export { svmBaseline } from "./quality/svm_baseline.ts";

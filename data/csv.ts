@@ -5,22 +5,7 @@
  * @module
  */
 import { type Info, parse } from "csv-parse/sync";
-
-/**
- * Bad input data: the message is one line meant for the user (file, line, field, what to fix).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DataError } from "./csv.ts";
- * const error = new DataError("train.csv:3: field \"text\" is empty");
- * assert.equal(error.name, "DataError");
- * ```
- */
-export class DataError extends Error {
-  /** Lets callers and stack traces tell bad input apart from bugs. */
-  override name = "DataError";
-}
+import { DataError } from "../base/errors.ts";
 
 /** A parsed CSV file: header columns, one record per row, and where each row starts. */
 export interface Table {

@@ -41,7 +41,7 @@
  */
 import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
-import { Progress } from "../model/progress.ts";
+import { Progress } from "../base/progress.ts";
 import { unitHash } from "./splits.ts";
 
 const LISTS_DIR = "/var/lib/apt/lists";

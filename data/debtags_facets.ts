@@ -29,7 +29,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DataError, multiLabels, readTable, type Table, textColumn } from "./csv.ts";
+import { DataError } from "../base/errors.ts";
+import { multiLabels, readTable, type Table, textColumn } from "./csv.ts";
 import { countList, type Split, splitOf, SPLITS, writeSplits } from "./splits.ts";
 
 /** A Debtags document as `data/debtags.ts` writes it. */

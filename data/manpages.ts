@@ -27,7 +27,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Progress } from "../model/progress.ts";
+import { Progress } from "../base/progress.ts";
 import { countList, type Split, splitOf, SPLITS, wordSummary, writeSplits } from "./splits.ts";
 
 const PACKAGES = ["manpages", "manpages-dev"];

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DataError } from "./csv.ts";
+import { DataError } from "../base/errors.ts";
 
 async function run(what: string, command: string, args: string[], cwd: string): Promise<void> {
   let output: Deno.CommandOutput;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DataError } from "./csv.ts";
+import { DataError } from "../base/errors.ts";
 
 /** Id of the padding token `<pad>`, which fills batches up to a common length. */
 export const PAD_ID = 0;

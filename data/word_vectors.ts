@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DataError } from "./csv.ts";
+import { DataError } from "../base/errors.ts";
 import type { Vocab } from "./vocab.ts";
 
 /** Vectors for a vocabulary: row v of `vectors` [V,D] belongs to word v. */

@@ -16,7 +16,7 @@ import {
 } from "./masked_max_pool/reference.ts";
 import { NaiveMaskedConv } from "./naive_conv/naive_conv.ts";
 import { projectionBackward, projectionForward } from "./projection/reference.ts";
-import { fillUniform, mulberry32 } from "./rng.ts";
+import { fillUniform, mulberry32 } from "../base/rng.ts";
 
 /** One benchmark shape: B documents of L positions, D inputs, T targets, F filters of K taps. */
 export interface BenchShape {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { type Gpu, readBuffers } from "../kernels/gpu.ts";
 import type { TrainConfig } from "./config.ts";
 import type { MtmModel } from "./mtm.ts";

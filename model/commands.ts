@@ -6,7 +6,8 @@
  */
 
 import { stringify } from "csv-stringify/sync";
-import { DataError, parseTable, readTable, type Table } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { parseTable, readTable, type Table } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { getGpu } from "../kernels/gpu.ts";
 import { readCheckpointState } from "./checkpoint.ts";

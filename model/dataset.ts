@@ -5,10 +5,11 @@
  * @module
  */
 
-import { aspectLabels, DataError, multiLabels, type Table, textColumn } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { aspectLabels, multiLabels, type Table, textColumn } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { encode, type Encoded, type Vocab } from "../data/vocab.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 
 /** Which columns hold what; `aspects` has one class column per target, `labels` one list. */
 export type TaskSpec =

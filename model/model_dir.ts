@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { configFromJson } from "./config.ts";
 import { loadVocab, saveVocab, type Vocab } from "../data/vocab.ts";
 import type { Gpu } from "../kernels/gpu.ts";

@@ -10,8 +10,8 @@
 import { Adam, decodeStats } from "../kernels/adam/adam.ts";
 import { buildTokenIndex } from "../kernels/embedding/embedding.ts";
 import { type Gpu, readBuffers } from "../kernels/gpu.ts";
-import { mulberry32 } from "../kernels/rng.ts";
-import { DataError } from "../data/csv.ts";
+import { mulberry32 } from "../base/rng.ts";
+import { DataError } from "../base/errors.ts";
 import { type Batch, BatchPlan, batchTensors } from "./batch_plan.ts";
 import { batchWordBudget } from "./dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
 import type { NamedTensor } from "./safetensors.ts";
 

@@ -6,14 +6,8 @@
  */
 
 import { stringify } from "csv-stringify/sync";
-import {
-  aspectLabels,
-  DataError,
-  multiLabels,
-  parseTable,
-  readTable,
-  type Table,
-} from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { aspectLabels, multiLabels, parseTable, readTable, type Table } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { getGpu } from "../kernels/gpu.ts";
 import { encodeDocuments } from "./dataset.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { temporaryPath } from "./safetensors.ts";
 
 /** The lock file of a run folder: it names the process training there. */

@@ -6,13 +6,14 @@
  * @module
  */
 
-import { DataError, readTable } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { readTable } from "../data/csv.ts";
 import { buildVocab } from "../data/vocab.ts";
 import { gloveVectors } from "../data/glove.ts";
 import { loadWordVectors, type WordVectors } from "../data/word_vectors.ts";
 import type { Vocab } from "../data/vocab.ts";
 import type { Gpu } from "../kernels/gpu.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 import { learningRateFactor, type TrainConfig } from "./config.ts";
 import {
   type Documents,
@@ -42,7 +43,7 @@ import {
   MtmModel,
   type StepStats,
 } from "./mtm.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../base/progress.ts";
 
 /** Where training reads and writes, and how it talks. */
 export interface TrainRun {

@@ -13,7 +13,7 @@ export interface DeletionTest {
 }
 
 /**
- * The part of `maskconv eval --json` that the suite reads; `data/svm_baseline.ts --json` prints
+ * The part of `maskconv eval --json` that the suite reads; `quality/svm_baseline.ts --json` prints
  * the same keys, so one type reads both.
  */
 export type Scores =

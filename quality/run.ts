@@ -15,7 +15,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { DataError, readTable } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { readTable } from "../data/csv.ts";
 import { qualityChart } from "./chart.ts";
 import { qualityTable, type Scores, type SetResult } from "./results.ts";
 import { writeDebtagsSplit } from "./split.ts";
@@ -126,7 +127,7 @@ async function runSet(
   const files = ["--train", train, "--valid", valid, "--test", test];
   const svm = await runDeno(
     set.name,
-    ["run", "-A", "data/svm_baseline.ts", ...files, ...columns, "--json"],
+    ["run", "-A", "quality/svm_baseline.ts", ...files, ...columns, "--json"],
     true,
   );
   const rows = (path: string) => readTable(path).rows.length;

@@ -73,7 +73,7 @@ export const SUITE: readonly QualitySet[] = [
 ];
 
 /**
- * The columns flags that `maskconv train` and `data/svm_baseline.ts` both take for a set whose
+ * The columns flags that `maskconv train` and `quality/svm_baseline.ts` both take for a set whose
  * files are in `dir`.
  *
  * @example

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { Vocab } from "../data/vocab.ts";
 import { saveModel } from "../model/model_dir.ts";
 import type { MtmModel } from "../model/mtm.ts";

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  aspectLabels,
-  DataError,
-  multiLabels,
-  parseTable,
-  readTable,
-  textColumn,
-} from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { aspectLabels, multiLabels, parseTable, readTable, textColumn } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { buildVocab, encode, loadVocab, PAD_ID, saveVocab, UNK_ID, Vocab } from "../data/vocab.ts";
 

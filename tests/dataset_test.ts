@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DataError, parseTable } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
+import { parseTable } from "../data/csv.ts";
 import { Vocab } from "../data/vocab.ts";
 import {
   batchWordBudget,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { stringify } from "csv-stringify/sync";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 import { maskconv } from "./tiny_run.ts";
 
 const LABELS = 8;

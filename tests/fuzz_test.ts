@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { stringify } from "csv-stringify/sync";
-import { DataError, multiLabels, parseTable, textColumn } from "../data/csv.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { DataError } from "../base/errors.ts";
+import { multiLabels, parseTable, textColumn } from "../data/csv.ts";
+import { mulberry32 } from "../base/rng.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/safetensors.ts";
 
 // Fixed iteration counts (not a time budget) keep every run identical and a few seconds long.

@@ -11,7 +11,7 @@ import {
 } from "../kernels/naive_conv/naive_conv.ts";
 import { drawLayerInputs, kinkFree, layerParity } from "../kernels/masked_conv/check.ts";
 import { toProjectionLayout } from "../kernels/projection/projection.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 import {
   type CheckResult,
   compare,

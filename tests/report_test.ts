@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { tokenize } from "../data/tokenize.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 import { explainHtmlCommand, reportCommand, targetSummaries } from "../model/report.ts";
 import { renderReport, type ReportData, targetColours } from "../model/report_html.ts";
 import { documents } from "./tiny_run.ts";

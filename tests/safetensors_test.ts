@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataError } from "../data/csv.ts";
+import { DataError } from "../base/errors.ts";
 import { decodeSafetensors, encodeSafetensors } from "../model/safetensors.ts";
 
 const TENSORS = {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { stringify } from "csv-stringify/sync";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 import {
   type SparseVector,
   svmAspectBaseline,
   svmBaseline,
   svmScore,
   trainLinearSvm,
-} from "../data/svm_baseline.ts";
+} from "../quality/svm_baseline.ts";
 
 /** ½‖w‖² + C·Σ max(0, 1 − y·score)², the problem trainLinearSvm solves (bias included in w). */
 function primal(w: Float64Array, x: SparseVector[], y: number[], c: number): number {
@@ -114,7 +114,7 @@ Deno.test("svm_baseline --json reports aspects on the test file under maskconv e
   await write("train", aspectDocs(60, 5, (d) => d % 4 === 0));
   await write("valid", aspectDocs(20, 6, () => false));
   await write("test", aspectDocs(30, 7, (d) => d % 3 === 1));
-  const script = new URL("../data/svm_baseline.ts", import.meta.url).pathname;
+  const script = new URL("../quality/svm_baseline.ts", import.meta.url).pathname;
   const args = ["--train", `${dir}/train.csv`, "--valid", `${dir}/valid.csv`];
   const { code, stdout } = await new Deno.Command(Deno.execPath(), {
     args: [

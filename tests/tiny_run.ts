@@ -6,7 +6,7 @@
  */
 
 import { stringify } from "csv-stringify/sync";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 

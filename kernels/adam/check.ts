@@ -7,7 +7,7 @@
  */
 
 import { type Gpu, readBuffers, tensorBuffer } from "../gpu.ts";
-import { fillUniform, mulberry32 } from "../rng.ts";
+import { fillUniform, mulberry32 } from "../../base/rng.ts";
 import { type CheckResult, compare, F32_EPS, type KernelCheck, type Tolerance } from "../verify.ts";
 import { Adam, type AdamOptions, decodeStats, normChunks } from "./adam.ts";
 import { ADAM_DEFAULTS, type AdamHyper, type AdamState, adamSteps } from "./reference.ts";

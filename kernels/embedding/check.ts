@@ -6,7 +6,7 @@
  */
 
 import { type Gpu, readBuffers, tensorBuffer } from "../gpu.ts";
-import { fillUniform, mulberry32 } from "../rng.ts";
+import { fillUniform, mulberry32 } from "../../base/rng.ts";
 import {
   centralDifferences,
   type CheckResult,

@@ -7,7 +7,7 @@
  */
 
 import { type Gpu, readBuffers, tensorBuffer, WORKGROUP_SIZE } from "../gpu.ts";
-import { mulberry32 } from "../rng.ts";
+import { mulberry32 } from "../../base/rng.ts";
 import {
   centralDifferences,
   type CheckResult,

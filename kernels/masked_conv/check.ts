@@ -6,7 +6,7 @@
  */
 
 import type { Gpu } from "../gpu.ts";
-import { fillUniform, mulberry32 } from "../rng.ts";
+import { fillUniform, mulberry32 } from "../../base/rng.ts";
 import {
   centralDifferences,
   type CheckResult,
@@ -43,7 +43,7 @@ interface LayerCase {
  *
  * @example
  * ```ts
- * import { mulberry32 } from "../rng.ts";
+ * import { mulberry32 } from "../../base/rng.ts";
  * import { drawLayerInputs } from "./check.ts";
  * const shape = { B: 1, L: 2, D: 1, T: 1, widths: [{ K: 1, F: 1 }] };
  * console.log(drawLayerInputs(mulberry32(1), { shape, lengths: [2] }).inputs.x);
@@ -92,7 +92,7 @@ export type HostLayer = Pick<
  * @example
  * ```ts
  * import { getGpu } from "../gpu.ts";
- * import { mulberry32 } from "../rng.ts";
+ * import { mulberry32 } from "../../base/rng.ts";
  * import { drawLayerInputs, layerParity } from "./check.ts";
  * import { MaskedConv } from "./masked_conv.ts";
  * const shape = { B: 1, L: 3, D: 2, T: 2, widths: [{ K: 3, F: 2 }] };
@@ -179,7 +179,7 @@ const FIXTURE_CASE: LayerCase = {
  * @example
  * ```ts
  * import { drawLayerInputs, kinkFree } from "./check.ts";
- * import { mulberry32 } from "../rng.ts";
+ * import { mulberry32 } from "../../base/rng.ts";
  * const layerCase = { shape: { B: 1, L: 4, D: 2, T: 1, widths: [{ K: 3, F: 1 }] }, lengths: [4] };
  * console.log(kinkFree(drawLayerInputs(mulberry32(1), layerCase).inputs, layerCase.shape));
  * ```

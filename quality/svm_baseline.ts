@@ -3,7 +3,7 @@
  * held-out test file by the same functions `maskconv eval` uses, and printed (`--json`) under the
  * same keys as `maskconv eval --json`.
  *
- *     deno run -A data/svm_baseline.ts --train A.csv --valid B.csv [--test C.csv]
+ *     deno run -A quality/svm_baseline.ts --train A.csv --valid B.csv [--test C.csv]
  *       [--labels-column tags | --label-columns a,b,c] [--text-column text] [--separator "|"]
  *       [--c 1] [--json]
  *
@@ -25,8 +25,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { aspectLabels, DataError, multiLabels, readTable, type Table, textColumn } from "./csv.ts";
-import { tokenize } from "./tokenize.ts";
+import { DataError } from "../base/errors.ts";
+import { aspectLabels, multiLabels, readTable, type Table, textColumn } from "../data/csv.ts";
+import { tokenize } from "../data/tokenize.ts";
 import {
   type AspectMetrics,
   aspectMetrics,
@@ -35,7 +36,7 @@ import {
   tuneThreshold,
 } from "../model/metrics.ts";
 import { targetSpace, type TaskSpec } from "../model/dataset.ts";
-import { mulberry32 } from "../kernels/rng.ts";
+import { mulberry32 } from "../base/rng.ts";
 
 /** A sparse document vector: feature indices and their weights. */
 export interface SparseVector {
@@ -426,7 +427,7 @@ function main(args: string[]): number {
   });
   if (!values.train || !values.valid || (values["labels-column"] && values["label-columns"])) {
     throw new DataError(
-      "usage: deno run -A data/svm_baseline.ts --train A.csv --valid B.csv [--test C.csv] " +
+      "usage: deno run -A quality/svm_baseline.ts --train A.csv --valid B.csv [--test C.csv] " +
         "[--labels-column tags | --label-columns a,b,c] [--text-column text] [--c 1] [--json]",
     );
   }
