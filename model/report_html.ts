@@ -7,6 +7,8 @@
  * @module
  */
 
+import STYLE from "./report_page.css" with { type: "text" };
+import SCRIPT from "./report_page.js" with { type: "text" };
 import { distinctWordsReadBy } from "./inference.ts";
 
 /** One word of a document: where it is in the text and what the masker made of it. */
@@ -435,104 +437,6 @@ function renderChart(curves: TrainingCurves): string {
     parts.join("")
   }</svg>`;
 }
-
-const STYLE = `
-:root { font: 15px/1.5 system-ui, "DejaVu Sans", sans-serif; color: #1c2230; background: #f5f6f8; }
-body { margin: 0; }
-main { max-width: 1120px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
-h1 { font-size: 1.45rem; margin: 0.4rem 0 0.2rem; }
-h2 { font-size: 1.15rem; margin: 1.6rem 0 0.5rem; }
-.facts { color: #4b5468; margin: 0; padding: 0; list-style: none; display: flex; flex-wrap: wrap; gap: 0.2rem 1.2rem; }
-.top { display: flex; flex-wrap: wrap; gap: 1rem 2rem; align-items: flex-start; }
-.howto { flex: 1 1 18rem; font-size: 0.9rem; color: #3a4252; } .howto h3 { font-size: 1rem; margin: 0 0 0.3rem; }
-.howto ul { margin: 0; padding-left: 1.1rem; } .howto li { margin-bottom: 0.3rem; }
-.chart { background: #fff; border: 1px solid #dde1e8; border-radius: 6px; max-width: 100%; height: auto; }
-.chart .grid { stroke: #eceef2; } .chart .axis { stroke: #8a93a6; }
-.chart .best { stroke: #8a93a6; stroke-dasharray: 4 3; }
-.chart .tick { font-size: 11px; fill: #5b6478; } .chart .label { font-size: 12px; fill: #2c3344; }
-.chart polyline { fill: none; stroke-width: 2.2; }
-.chart .train-loss { stroke: #2f6fdb; } .chart circle.train-loss { fill: #2f6fdb; }
-.chart .valid-metric { stroke: #e0792b; } .chart circle.valid-metric { fill: #e0792b; }
-.chart text.train-loss { fill: #2f6fdb; stroke: none; } .chart text.valid-metric { fill: #c25f14; stroke: none; }
-.toolbar { position: sticky; top: 0; z-index: 2; background: #f5f6f8ee; padding: 0.5rem 0; border-bottom: 1px solid #dde1e8; }
-.legend { display: flex; flex-wrap: wrap; gap: 0.25rem; margin-top: 0.4rem; max-height: 6.5rem; overflow-y: auto; }
-button { font: inherit; font-size: 0.85rem; border: 1px solid #c8cdd8; background: #fff; border-radius: 4px; padding: 0.05rem 0.45rem; cursor: pointer; }
-button.pick.on { outline: 2px solid #1c2230; }
-.hint, .note { color: #5b6478; font-size: 0.85rem; }
-.sw { display: inline-block; width: 0.85em; height: 0.85em; border-radius: 2px; margin-right: 0.3em; vertical-align: -0.08em; border: 1px solid #0002; }
-.sw.none { background: #fff; }
-.doc { background: #fff; border: 1px solid #dde1e8; border-radius: 6px; margin: 0.7rem 0; padding: 0.4rem 0.9rem; }
-.doc summary { cursor: pointer; } .doc .name { font-weight: 600; } .doc .brief { color: #5b6478; font-size: 0.85rem; margin-left: 0.5rem; }
-.text { white-space: pre-wrap; margin: 0.5rem 0; line-height: 1.75; }
-.w { border-radius: 3px; cursor: default; }
-.w[data-t] { padding: 0 1px; border-bottom: 2px solid rgb(20 24 40 / var(--p)); }
-.w.off { background: none; border-bottom-color: transparent; }
-.unread { color: #9aa1b0; }
-.pred, .reads { margin: 0.25rem 0; } .pred .key, .reads .key { display: inline-block; width: 5.5rem; color: #5b6478; font-size: 0.85rem; }
-.chip { display: inline-block; border-radius: 10px; padding: 0 0.5rem; margin: 0.1rem 0; font-size: 0.88rem; border: 1px solid #0001; }
-.chip.unknown { background: #e4e6eb; } .chip.below { opacity: 0.7; }
-.chip.hit::after { content: " ✓"; } .chip.wrong { text-decoration: line-through; } .chip.missed { outline: 2px dashed #c0392b; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-td, th { text-align: left; padding: 0.15rem 0.7rem 0.15rem 0; vertical-align: top; }
-.aspects tr.wrong td { color: #b3261e; } .aspects tr.hit td:nth-child(2)::after { content: " ✓"; }
-.scroll { max-height: 28rem; overflow-y: auto; background: #fff; border: 1px solid #dde1e8; border-radius: 6px; padding: 0.4rem 0.8rem; }
-.summary td.share { min-width: 9rem; position: relative; } .summary .bar { display: inline-block; height: 0.7em; margin-right: 0.4em; max-width: 5rem; border-radius: 2px; }
-#tip { position: fixed; z-index: 5; background: #fff; border: 1px solid #b9c0cc; border-radius: 6px; box-shadow: 0 4px 14px #0002; padding: 0.35rem 0.6rem; font-size: 0.85rem; pointer-events: none; min-width: 12rem; }
-#tip .word { font-weight: 600; border-bottom: 1px solid #e2e5ea; margin-bottom: 0.2rem; }
-#tip .row { display: flex; gap: 0.6rem; justify-content: space-between; } #tip .row b { font-weight: 500; font-variant-numeric: tabular-nums; }
-#tip .more { color: #5b6478; }
-`;
-
-const SCRIPT = `
-const targets = JSON.parse(document.getElementById("report-targets").textContent);
-const tip = document.getElementById("tip");
-const only = document.getElementById("only");
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-function showTip(word) {
-  tip.replaceChildren(element("div", "word", word.textContent));
-  for (const pair of word.dataset.p.split(" ")) {
-    const [c, p] = pair.split(":");
-    const row = element("div", "row");
-    const name = element("span", "name");
-    name.append(element("span", c === "0" ? "sw none" : "sw t" + (c - 1)), c === "0" ? "none" : targets[c - 1]);
-    row.append(name, element("b", "", p));
-    tip.append(row);
-  }
-  if (word.dataset.more) tip.append(element("div", "more", "… and " + word.dataset.more + " more targets"));
-  tip.hidden = false;
-  const box = word.getBoundingClientRect();
-  const below = box.bottom + 6 + tip.offsetHeight < innerHeight;
-  tip.style.left = Math.max(4, Math.min(box.left, innerWidth - tip.offsetWidth - 4)) + "px";
-  tip.style.top = (below ? box.bottom + 6 : box.top - 6 - tip.offsetHeight) + "px";
-}
-document.addEventListener("mouseover", (event) => {
-  const word = event.target.closest && event.target.closest(".w");
-  if (word) showTip(word); else tip.hidden = true;
-});
-function applyFilter() {
-  for (const word of document.querySelectorAll(".w[data-t]")) {
-    word.classList.toggle("off", only.value !== "" && word.dataset.t !== only.value);
-  }
-  for (const pick of document.querySelectorAll(".pick")) pick.classList.toggle("on", pick.dataset.pick === only.value);
-}
-only.addEventListener("change", applyFilter);
-for (const pick of document.querySelectorAll(".pick")) {
-  pick.addEventListener("click", () => {
-    only.value = only.value === pick.dataset.pick ? "" : pick.dataset.pick;
-    applyFilter();
-  });
-}
-for (const [id, open] of [["expand", true], ["collapse", false]]) {
-  document.getElementById(id).addEventListener("click", () => {
-    for (const doc of document.querySelectorAll(".doc")) doc.open = open;
-  });
-}
-`;
 
 /**
  * The report page as one HTML string.
