@@ -5,23 +5,17 @@
  * @module
  */
 
-import {
-  bindBuffers,
-  computePipeline,
-  dispatchFlat,
-  type Gpu,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
+import { type Dispatch, encodeAll } from "../launch.ts";
 import ADAM_WGSL from "./adam.wgsl" with { type: "text" };
 import { ADAM_DEFAULTS, type AdamHyper } from "./reference.ts";
 
 /**
- * Most loop trips of one norm invocation: squares per partial sum, and partials per dispatch of
- * the final sum. Far under llvmpipe's ~65,535 cut-off; kept this small so that the float32
- * rounding of the norm stays within (trips + partials + 1)/2 units of roundoff of it.
+ * Terms of one partial sum of the norm: squares per partial, and partials per dispatch of the
+ * final sum. Far under `LOOP_TRIPS` (launch.ts), and kept this small so that the float32
+ * rounding of the norm stays within (terms + partials + 1)/2 units of roundoff of it.
  */
-export const NORM_TRIPS = 1024;
+export const NORM_CHUNK = 1024;
 
 /**
  * Partial sums (= invocations) the norm spends on a parameter of `size` elements.
@@ -33,7 +27,7 @@ export const NORM_TRIPS = 1024;
  * ```
  */
 export function normChunks(size: number): number {
-  return Math.ceil(size / NORM_TRIPS);
+  return Math.ceil(size / NORM_CHUNK);
 }
 
 /** A trained parameter: its value and gradient buffers, `size` float32 elements each. */
@@ -77,12 +71,6 @@ export function decodeStats(
     scale: stats[STATS.scale],
     sumSquares: stats[STATS.sumSquares],
   };
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /**
@@ -165,8 +153,8 @@ export class Adam {
       this.#dispatches.push({ pipeline: sumSquares, group, invocations: chunks[p] });
       offset += chunks[p];
     });
-    for (let begin = 0; begin < Math.max(partialCount, 1); begin += NORM_TRIPS) {
-      const end = Math.min(partialCount, begin + NORM_TRIPS);
+    for (let begin = 0; begin < Math.max(partialCount, 1); begin += NORM_CHUNK) {
+      const end = Math.min(partialCount, begin + NORM_CHUNK);
       const first = begin === 0 ? 1 : 0;
       const last = end === partialCount ? 1 : 0;
       const span = uniformBuffer(gpu, [begin, end, first, last], "adam norm span");
@@ -227,11 +215,7 @@ export class Adam {
     this.#correctionValues[1] = 1 - this.hyper.beta2 ** this.#step;
     this.#correctionValues[2] = lrScale;
     this.#gpu.device.queue.writeBuffer(this.#corrections, 0, this.#correctionValues);
-    for (const { pipeline, group, invocations } of this.#dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, this.#dispatches);
   }
 
   /** Frees the buffers the optimizer owns (moments, stats, uniforms), not the parameters'. */

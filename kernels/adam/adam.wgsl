@@ -8,7 +8,7 @@
 // The norm is a fixed two-level sum (every partial owned by one invocation, then one invocation
 // adding the partials in order), so it is deterministic without float atomics. Invocations
 // stride through their parameter (c, c + chunks, …) so that neighbours read neighbouring
-// elements, and each loop runs at most 1,024 trips (the launcher's NORM_TRIPS): far under
+// elements, and each loop runs at most 1,024 trips (the launcher's NORM_CHUNK): far under
 // llvmpipe's silent ~65,535 cut-off, and short enough for a tight rounding-error bound.
 // A non-finite ‖g‖ (a NaN or Inf gradient, or Σg² overflowing) skips the update: w, m and v keep
 // their values and scale reads 0, so a caller that sees it in the norm has lost nothing.

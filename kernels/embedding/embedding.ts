@@ -14,6 +14,7 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
+import { LOOP_TRIPS } from "../launch.ts";
 import { HASH_WGSL } from "../hash.ts";
 import EMBEDDING_WGSL from "./embedding.wgsl" with { type: "text" };
 import type { EmbeddingShape } from "./reference.ts";
@@ -22,12 +23,6 @@ const CODE = HASH_WGSL + EMBEDDING_WGSL;
 
 /** Drop probability of the embeddings in training unless told otherwise. */
 export const DEFAULT_DROPOUT = 0.1;
-
-/**
- * Most positions of one token's list an invocation of the backward sums per dispatch: well
- * under llvmpipe's silent ~65,535-iteration cut-off.
- */
-export const GATHER_TRIPS = 12288;
 
 /**
  * The valid positions of a batch grouped by token (CSR): what the backward gathers through.
@@ -196,8 +191,8 @@ export class EmbeddingLaunch {
     const clear = computePipeline(gpu, CODE, "clear_grad");
     const gather = computePipeline(gpu, CODE, "backward_gather");
     const slices: Slice[] = [];
-    for (let begin = 0; begin < Math.max(B * L, 1); begin += GATHER_TRIPS) {
-      const slice = uniformBuffer(gpu, [begin, begin + GATHER_TRIPS], "embedding slice");
+    for (let begin = 0; begin < Math.max(B * L, 1); begin += LOOP_TRIPS) {
+      const slice = uniformBuffer(gpu, [begin, begin + LOOP_TRIPS], "embedding slice");
       this.#owned.push(slice);
       const group = bindBuffers(gpu, gather, {
         0: shapeParams,
@@ -256,7 +251,7 @@ export class EmbeddingLaunch {
       slice.tokens = 0;
       while (
         slice.tokens < tokens.length &&
-        offsets[slice.tokens + 1] - offsets[slice.tokens] > s * GATHER_TRIPS
+        offsets[slice.tokens + 1] - offsets[slice.tokens] > s * LOOP_TRIPS
       ) slice.tokens++;
     });
   }

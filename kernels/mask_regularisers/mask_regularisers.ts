@@ -8,20 +8,14 @@
 import {
   bindBuffers,
   computePipeline,
-  dispatchFlat,
   type Gpu,
   tensorBuffer,
   uniformBuffer,
   WORKGROUP_SIZE,
 } from "../gpu.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import REGULARISERS_WGSL from "./mask_regularisers.wgsl" with { type: "text" };
 import type { RegulariserShape, RegulariserWeights } from "./reference.ts";
-
-/**
- * Most loop iterations one invocation may run: a workgroup strides over the ⌈(T+1)/64⌉ classes
- * of a row or the ⌈L/64⌉ positions of a document, well under llvmpipe's silent ~65,535 cut-off.
- */
-export const REGULARISER_TRIPS = 12288;
 
 /** The GPU buffers of the regularisers, in the layouts the WGSL file states. */
 export interface MaskRegularisersBuffers {
@@ -29,12 +23,6 @@ export interface MaskRegularisersBuffers {
   lengths: GPUBuffer; // lengths: [B] u32
   r: GPUBuffer; // r: [B], written by the forward
   dp: GPUBuffer; // dp: [B,L,T+1], overwritten by the backward
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /**
@@ -79,7 +67,7 @@ export class MaskRegularisersLaunch {
     const classes = T + 1;
     if (
       Math.max(Math.ceil(classes / WORKGROUP_SIZE), Math.ceil(L / WORKGROUP_SIZE)) >
-        REGULARISER_TRIPS
+        LOOP_TRIPS
     ) {
       throw new RangeError(`L=${L} T=${T}: too long for one workgroup per row or document`);
     }
@@ -117,22 +105,16 @@ export class MaskRegularisersLaunch {
 
   /** Records the forward: r [B] (0 for empty documents). */
   encodeForward(pass: GPUComputePassEncoder): void {
-    this.#forward.forEach((d) => this.#encode(pass, d));
+    encodeAll(this.#gpu, pass, this.#forward);
   }
 
   /** Records the backward, after a forward on the same p: overwrites dp (0 at padding). */
   encodeBackward(pass: GPUComputePassEncoder): void {
-    this.#encode(pass, this.#backward);
+    encodeAll(this.#gpu, pass, [this.#backward]);
   }
 
   /** Frees the launcher's own buffers (settings and scratch). */
   destroy(): void {
     this.#own.forEach((b) => b.destroy());
-  }
-
-  #encode(pass: GPUComputePassEncoder, { pipeline, group, invocations }: Dispatch) {
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    dispatchFlat(this.#gpu, pass, invocations);
   }
 }

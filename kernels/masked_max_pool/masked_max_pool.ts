@@ -13,15 +13,10 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import type { Width } from "../projection/projection.ts";
 import POOL_WGSL from "./masked_max_pool.wgsl" with { type: "text" };
 import { poolColumns } from "./reference.ts";
-
-/**
- * Most loop iterations one invocation runs per dispatch (positions × taps forward, targets ×
- * taps in the backward): well under llvmpipe's silent ~65,535 cut-off.
- */
-export const POOL_TRIPS = 12288;
 
 /** Positions a forward invocation finishes per pass over the taps: CHUNK in the WGSL file. */
 const FORWARD_CHUNK = 4;
@@ -32,7 +27,7 @@ const FORWARD_CHUNK = 4;
  * 4 × 8 to fold the chunk into the running maxima (bounded here by K + 33).
  */
 function forwardChunks(K: number): number {
-  return Math.max(1, Math.floor((POOL_TRIPS - 48) / (K + 33)));
+  return Math.max(1, Math.floor((LOOP_TRIPS - 48) / (K + 33)));
 }
 
 /** The GPU buffers of one tile, in the layouts the WGSL file states. */
@@ -56,12 +51,6 @@ export interface PoolTileShape {
   L: number;
   nt: number;
   widths: Width[];
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /**
@@ -153,7 +142,7 @@ export class MaskedMaxPoolLaunch {
           this.#forward.push({ pipeline: forward, group, invocations: docs * blocks });
         }
       }
-      const slice = Math.max(1, Math.floor(POOL_TRIPS / (K + 1)));
+      const slice = Math.max(1, Math.floor(LOOP_TRIPS / (K + 1)));
       for (let begin = 0; begin < nt; begin += slice) {
         const group = bindBuffers(gpu, taps, {
           0: params(begin, Math.min(nt, begin + slice), false),
@@ -193,11 +182,7 @@ export class MaskedMaxPoolLaunch {
   }
 
   #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
-    for (const { pipeline, group, invocations } of dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, dispatches);
   }
 }
 

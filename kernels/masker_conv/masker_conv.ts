@@ -9,14 +9,8 @@
  * @module
  */
 
-import {
-  bindBuffers,
-  computePipeline,
-  dispatchFlat,
-  type Gpu,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import {
   fromProjectionLayout,
   MatmulLaunch,
@@ -24,12 +18,6 @@ import {
 } from "../projection/projection.ts";
 import MASKER_WGSL from "./masker_conv.wgsl" with { type: "text" };
 import { MASKER_TAPS, type MaskerShape } from "./reference.ts";
-
-/**
- * Most rows one column-sum invocation adds per dispatch: well under llvmpipe's silent ~65,535
- * cut-off.
- */
-export const COLUMN_SUM_TRIPS = 12288;
 
 /**
  * The masker's parameters and their gradients on the GPU, owned by the model (several batch
@@ -60,12 +48,6 @@ export interface ConvMaskerOptions {
   accumulateDx?: boolean;
 }
 
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
-}
-
 interface Encodable {
   encode(pass: GPUComputePassEncoder): void;
 }
@@ -81,11 +63,7 @@ class KernelLaunch implements Encodable {
   }
 
   encode(pass: GPUComputePassEncoder): void {
-    for (const { pipeline, group, invocations } of this.#dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, this.#dispatches);
   }
 }
 
@@ -100,7 +78,7 @@ function maskerParams(
 
 /**
  * output[col] = Σ_row input[row, col] over a [rows, cols] matrix, the rows split into dispatches
- * of at most {@link COLUMN_SUM_TRIPS}, each adding to the last in order; built once, encoded
+ * of at most {@link LOOP_TRIPS}, each adding to the last in order; built once, encoded
  * every step.
  *
  * @example
@@ -131,8 +109,8 @@ export class ColumnSumLaunch implements Encodable {
     const pipeline = computePipeline(gpu, MASKER_WGSL, "column_sum");
     const dispatches: Dispatch[] = [];
     // One slice even without rows, so that the output is still overwritten with zeros.
-    for (let begin = 0; begin < Math.max(rows, 1); begin += COLUMN_SUM_TRIPS) {
-      const end = Math.min(rows, begin + COLUMN_SUM_TRIPS);
+    for (let begin = 0; begin < Math.max(rows, 1); begin += LOOP_TRIPS) {
+      const end = Math.min(rows, begin + LOOP_TRIPS);
       const params = maskerParams(gpu, { cols, begin, end, first: begin === 0 }, "column sum");
       const group = bindBuffers(gpu, pipeline, { 0: params, 10: input, 11: output });
       dispatches.push({ pipeline, group, invocations: cols });

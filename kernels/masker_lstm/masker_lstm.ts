@@ -7,23 +7,11 @@
  * @module
  */
 
-import {
-  bindBuffers,
-  computePipeline,
-  dispatchFlat,
-  type Gpu,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import { MatmulLaunch } from "../projection/projection.ts";
 import LSTM_WGSL from "./masker_lstm.wgsl" with { type: "text" };
 import type { MaskerLstmShape } from "./reference.ts";
-
-/**
- * Most loop iterations one invocation of a step runs (H forward, 4H backward): well under
- * llvmpipe's silent ~65,535 cut-off, so H may be up to 3,072.
- */
-export const LSTM_TRIPS = 12288;
 
 /** One direction's parameters and their gradients, owned by the model. */
 export interface LstmParameters {
@@ -65,11 +53,6 @@ export interface MaskerLstmActivations {
   u: GPUBuffer; // u: [B,L,2H] = [h_fwd, h_bwd], 0 at padding
   a: GPUBuffer; // a: [B,L,T+1] = u·Wo + bo, output (bo at padding)
   da: GPUBuffer; // da: [B,L,T+1], the upstream gradient, input to the backward
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
 }
 
 /** One direction's matmuls and steps, in the order they are encoded. */
@@ -116,8 +99,8 @@ export class MaskerLstmLaunch {
     options: MaskerLstmOptions = {},
   ) {
     const { B, L, D, H, classes } = shape;
-    if (4 * H > LSTM_TRIPS) {
-      throw new RangeError(`H=${H}: a step would loop ${4 * H} times, over ${LSTM_TRIPS}`);
+    if (4 * H > LOOP_TRIPS) {
+      throw new RangeError(`H=${H}: a step would loop ${4 * H} times, over ${LOOP_TRIPS}`);
     }
     this.#gpu = gpu;
     this.shape = shape;
@@ -182,6 +165,7 @@ export class MaskerLstmLaunch {
         this.#buffers.push(params);
         plan.steps.push({
           pipeline: forwardStep,
+          invocations: B * H,
           group: bindBuffers(gpu, forwardStep, {
             0: params,
             1: lengths,
@@ -194,6 +178,7 @@ export class MaskerLstmLaunch {
         });
         plan.backSteps.push({
           pipeline: backwardStep,
+          invocations: B * H,
           group: bindBuffers(gpu, backwardStep, {
             0: params,
             1: lengths,
@@ -225,7 +210,7 @@ export class MaskerLstmLaunch {
   encodeForward(pass: GPUComputePassEncoder): void {
     for (const { project, steps } of this.#directions) {
       for (const matmul of project) matmul.encode(pass);
-      this.#encodeSteps(pass, steps);
+      encodeAll(this.#gpu, pass, steps);
     }
     for (const matmul of this.#output) matmul.encode(pass);
   }
@@ -237,7 +222,7 @@ export class MaskerLstmLaunch {
   encodeBackward(pass: GPUComputePassEncoder): void {
     for (const matmul of this.#outputGrads) matmul.encode(pass);
     for (const { backSteps, grads } of this.#directions) {
-      this.#encodeSteps(pass, backSteps);
+      encodeAll(this.#gpu, pass, backSteps);
       for (const matmul of grads) matmul.encode(pass);
     }
   }
@@ -246,14 +231,5 @@ export class MaskerLstmLaunch {
   destroy(): void {
     for (const buffer of this.#buffers) buffer.destroy();
     this.#buffers = [];
-  }
-
-  #encodeSteps(pass: GPUComputePassEncoder, steps: Dispatch[]) {
-    const invocations = this.shape.B * this.shape.H;
-    for (const { pipeline, group } of steps) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
   }
 }

@@ -17,12 +17,12 @@ import { putBlock, takeBlock } from "../blocks.ts";
 import {
   bindBuffers,
   computePipeline,
-  dispatchFlat,
   type Gpu,
   readBuffers,
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import {
   type MaskedConvActivations,
   type MaskedConvGpuGradients,
@@ -32,19 +32,6 @@ import {
 import type { MaskedConvShape } from "../masked_conv/reference.ts";
 import { toProjectionLayout } from "../projection/projection.ts";
 import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
-
-/**
- * Most loop iterations one invocation runs per dispatch: well under llvmpipe's silent ~65,535
- * cut-off, which counts nested loops together.
- *
- * @example
- * ```ts
- * import { NAIVE_TRIPS } from "./naive_conv.ts";
- * const B = 8, T = 1000, L = 512; // the dW reduction of labels1k walks B·T·L steps
- * console.log(Math.ceil((B * T * L) / NAIVE_TRIPS), "partial sums per dW value"); // 334
- * ```
- */
-export const NAIVE_TRIPS = 12288;
 
 /** How the naive layer splits its batch: document ranges × target ranges. */
 export interface NaiveTilePlan {
@@ -109,8 +96,8 @@ function naiveMemory({ B, L, D, T, widths }: MaskedConvShape): NaiveMemory {
   const F_total = widths.reduce((sum, w) => sum + w.F, 0);
   const C = widths.reduce((sum, w) => sum + w.K * w.F, 0);
   const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
-  // Partial sums of dW: one row per chunk of the (b,t,l) axis, at most NAIVE_TRIPS rows.
-  const chunks = Math.min(Math.ceil((B * T * L) / NAIVE_TRIPS), NAIVE_TRIPS);
+  // Partial sums of dW: one row per chunk of the (b,t,l) axis, at most LOOP_TRIPS rows.
+  const chunks = Math.min(Math.ceil((B * T * L) / LOOP_TRIPS), LOOP_TRIPS);
   const copies = 2 * B * L * T * D * 4;
   const activations = 2 * B * T * F_total * L * 4;
   const rest = 4 * (
@@ -201,12 +188,6 @@ export interface NaiveMaskedConvOptions {
    * else the layer's own. dWt and dbias are overwritten by each backward.
    */
   parameters?: MaskedConvParameters;
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /** Activation buffers holding documents b0..b0+nb: the whole batch, or one tile's documents. */
@@ -419,7 +400,7 @@ export class NaiveMaskedConv {
 
     const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
     const chunksPerGroup = Math.min(
-      NAIVE_TRIPS,
+      LOOP_TRIPS,
       Math.floor(maxElements / gradRow),
     );
     if (chunksPerGroup < 1) {
@@ -428,7 +409,7 @@ export class NaiveMaskedConv {
       );
     }
     const maxChunks = Math.ceil(
-      (docsPerTile * targetsPerTile * L) / NAIVE_TRIPS,
+      (docsPerTile * targetsPerTile * L) / LOOP_TRIPS,
     );
     const partial = buffer(
       Math.min(maxChunks, chunksPerGroup) * gradRow,
@@ -458,7 +439,7 @@ export class NaiveMaskedConv {
         const z = widths.map(({ F }) => buffer(nb * nt * F * L, "z"));
         const dz = widths.map(({ F }) => buffer(nb * nt * F * L, "dz"));
         widths.forEach(({ K, F }, w) => {
-          for (const [begin, end] of slices(D, Math.floor(NAIVE_TRIPS / K))) {
+          for (const [begin, end] of slices(D, Math.floor(LOOP_TRIPS / K))) {
             dispatch(this.#forward, "conv_forward", {
               0: params(words(place, w, begin, end, begin === 0)),
               4: xm,
@@ -467,7 +448,7 @@ export class NaiveMaskedConv {
               7: z[w],
             }, nb * nt * Math.ceil(F / 4) * Math.ceil(L / 4));
           }
-          for (const [begin, end] of slices(L, NAIVE_TRIPS)) {
+          for (const [begin, end] of slices(L, LOOP_TRIPS)) {
             dispatch(this.#forward, "max_pool", {
               0: params(words(place, w, begin, end, begin === 0)),
               3: docs.lengths,
@@ -489,7 +470,7 @@ export class NaiveMaskedConv {
           }, nb * nt * F * L);
         });
         widths.forEach(({ K, F }, w) => {
-          for (const [begin, end] of slices(F, Math.floor(NAIVE_TRIPS / K))) {
+          for (const [begin, end] of slices(F, Math.floor(LOOP_TRIPS / K))) {
             dispatch(this.#backward, "input_grad", {
               0: params(words(place, w, begin, end, w === 0 && begin === 0)),
               3: docs.lengths,
@@ -499,7 +480,7 @@ export class NaiveMaskedConv {
             }, nb * nt * Math.ceil(L / 4) * Math.ceil(D / 4));
           }
         });
-        for (const [begin, end] of slices(D, NAIVE_TRIPS)) {
+        for (const [begin, end] of slices(D, LOOP_TRIPS)) {
           dispatch(this.#backward, "mask_grad", {
             0: params(words(place, -1, begin, end, begin === 0)),
             1: docs.x,
@@ -507,7 +488,7 @@ export class NaiveMaskedConv {
             14: targets.dm,
           }, nb * L * nt);
         }
-        for (const [begin, end] of slices(nt, NAIVE_TRIPS)) {
+        for (const [begin, end] of slices(nt, LOOP_TRIPS)) {
           dispatch(this.#backward, "embedding_grad", {
             0: params(words(place, -1, begin, end, t0 === 0 && begin === 0)),
             2: targets.m,
@@ -515,13 +496,13 @@ export class NaiveMaskedConv {
             15: docs.dx,
           }, nb * L * D);
         }
-        const tileChunks = Math.ceil((nb * nt * L) / NAIVE_TRIPS);
+        const tileChunks = Math.ceil((nb * nt * L) / LOOP_TRIPS);
         widths.forEach(({ K, F }, w) => {
           const perChunk = Math.ceil(F / 4) * K * Math.ceil(D / 4) +
             Math.ceil(F / 4);
           for (const [c0, c1] of slices(tileChunks, chunksPerGroup)) {
             dispatch(this.#backward, "weight_grad_partial", {
-              0: params(words(place, w, c0, c1, false, NAIVE_TRIPS)),
+              0: params(words(place, w, c0, c1, false, LOOP_TRIPS)),
               4: xm,
               12: dz[w],
               16: partial,
@@ -657,11 +638,7 @@ export class NaiveMaskedConv {
   }
 
   #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
-    for (const { pipeline, group, invocations } of dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, dispatches);
   }
 
   /** Reads h [B,T,ΣF] back. */

@@ -12,14 +12,8 @@
  * @module
  */
 
-import {
-  bindBuffers,
-  computePipeline,
-  dispatchFlat,
-  type Gpu,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
+import { type Dispatch, encodeAll } from "../launch.ts";
 import { MATMUL_K_CHUNK } from "../projection/projection.ts";
 import { classifierLayers, classifierParameterShapes, type ClassifierShape } from "./reference.ts";
 import CLASSIFIER_WGSL from "./target_classifier.wgsl" with { type: "text" };
@@ -72,12 +66,6 @@ export function maxClassifierTargets(shape: ClassifierShape, maxBindingBytes: nu
     ]),
   );
   return Math.floor(maxBindingBytes / 4 / perTarget);
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /** Strides of one operand of the WGSL's matmul: [per target, per row or k, per k or column]. */
@@ -320,10 +308,6 @@ export class TargetClassifierLaunch {
   }
 
   #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
-    for (const { pipeline, group, invocations } of dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, dispatches);
   }
 }

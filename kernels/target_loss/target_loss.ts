@@ -9,14 +9,8 @@
  * @module
  */
 
-import {
-  bindBuffers,
-  computePipeline,
-  dispatchFlat,
-  type Gpu,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
+import { type Dispatch, encodeAll } from "../launch.ts";
 import type { LossShape } from "./reference.ts";
 import LOSS_WGSL from "./target_loss.wgsl" with { type: "text" };
 
@@ -40,12 +34,6 @@ export interface LossOptions {
   weight: number;
   /** Aspects mode: the classes n[t] of each target, 1 ≤ n[t] ≤ C; C for every target if absent. */
   classes?: ArrayLike<number>;
-}
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  group: GPUBindGroup;
-  invocations: number;
 }
 
 /**
@@ -191,11 +179,7 @@ export class TargetLossLaunch {
 
   /** Records the loss: probabilities, dlogits and r. */
   encode(pass: GPUComputePassEncoder): void {
-    for (const { pipeline, group, invocations } of this.#dispatches) {
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      dispatchFlat(this.#gpu, pass, invocations);
-    }
+    encodeAll(this.#gpu, pass, this.#dispatches);
   }
 
   /** Frees the buffers the launcher owns (not the caller's logits and dlogits). */

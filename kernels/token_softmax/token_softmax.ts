@@ -15,17 +15,12 @@ import {
   uniformBuffer,
   WORKGROUP_SIZE,
 } from "../gpu.ts";
+import { LOOP_TRIPS } from "../launch.ts";
 import { HASH_WGSL } from "../hash.ts";
 import type { SoftmaxMode, SoftmaxSampling, TokenSoftmaxShape } from "./reference.ts";
 import SOFTMAX_WGSL from "./token_softmax.wgsl" with { type: "text" };
 
 const CODE = HASH_WGSL + SOFTMAX_WGSL;
-
-/**
- * Most loop iterations one invocation may run: the forward walks its ⌈(T+1)/64⌉ classes three
- * times, well under llvmpipe's silent ~65,535 cut-off up to T ≈ 260,000.
- */
-export const SOFTMAX_TRIPS = 12288;
 
 const MODE_CODES: Record<SoftmaxMode, number> = { soft: 0, gumbel: 1, hard: 2 };
 
@@ -85,7 +80,7 @@ export class TokenSoftmaxLaunch {
     { maskScale = 1 }: { maskScale?: number } = {},
   ) {
     const { B, L, T } = shape;
-    if (3 * Math.ceil((T + 1) / WORKGROUP_SIZE) > SOFTMAX_TRIPS) {
+    if (3 * Math.ceil((T + 1) / WORKGROUP_SIZE) > LOOP_TRIPS) {
       throw new RangeError(`T=${T}: too many classes for one workgroup per token`);
     }
     this.#gpu = gpu;
