@@ -56,6 +56,11 @@ export function encodeAll(
   }
 }
 
+/** A part of a launcher that records its dispatches into a pass (a matmul, a reduction). */
+export interface Launch {
+  encode(pass: GPUComputePassEncoder): void;
+}
+
 /**
  * One stage of a model's step, built for one batch shape: a forward recorded in order with
  * the other stages, a backward recorded in reverse order, and the buffers it owns.

@@ -13,7 +13,7 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
-import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, type Launch, LOOP_TRIPS } from "../launch.ts";
 import type { Width } from "../projection/projection.ts";
 import POOL_WGSL from "./masked_max_pool.wgsl" with { type: "text" };
 import { poolColumns } from "./reference.ts";
@@ -199,7 +199,7 @@ export class MaskedMaxPoolLaunch {
  * console.log(typeof reduce.encode);
  * ```
  */
-export class BiasReduceLaunch {
+export class BiasReduceLaunch implements Launch {
   #gpu: Gpu;
   #dispatch: Dispatch;
 

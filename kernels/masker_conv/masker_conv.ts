@@ -10,7 +10,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
-import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, type Launch, LOOP_TRIPS } from "../launch.ts";
 import {
   fromProjectionLayout,
   MatmulLaunch,
@@ -48,12 +48,8 @@ export interface ConvMaskerOptions {
   accumulateDx?: boolean;
 }
 
-interface Encodable {
-  encode(pass: GPUComputePassEncoder): void;
-}
-
 /** One or more dispatches of a kernel of masker_conv.wgsl, bound once. */
-class KernelLaunch implements Encodable {
+class KernelLaunch implements Launch {
   #gpu: Gpu;
   #dispatches: Dispatch[];
 
@@ -97,7 +93,7 @@ function maskerParams(
  * console.log(new Float32Array((await readBuffers(gpu, [output]))[0])); // [4, 6]
  * ```
  */
-export class ColumnSumLaunch implements Encodable {
+export class ColumnSumLaunch implements Launch {
   #launch: KernelLaunch;
 
   constructor(
@@ -171,8 +167,8 @@ export class ConvMasker {
   readonly u: GPUBuffer;
   /** Logits a: [B,L,T+1], bo at padding. */
   readonly a: GPUBuffer;
-  #forward: Encodable[];
-  #backward: Encodable[];
+  #forward: Launch[];
+  #backward: Launch[];
   #buffers: GPUBuffer[];
 
   constructor(

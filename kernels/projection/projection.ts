@@ -10,6 +10,7 @@
  */
 
 import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
+import type { Launch } from "../launch.ts";
 import MATMUL_WGSL from "./matmul.wgsl" with { type: "text" };
 
 /**
@@ -55,7 +56,7 @@ export interface MatmulSpec {
  * console.log(new Float32Array((await readBuffers(gpu, [c]))[0])); // [11]
  * ```
  */
-export class MatmulLaunch {
+export class MatmulLaunch implements Launch {
   #gpu: Gpu;
   #pipeline: GPUComputePipeline;
   #groups: GPUBindGroup[] = [];
