@@ -11,7 +11,11 @@ import { EmbeddingLaunch } from "../kernels/embedding/embedding.ts";
 import { type Gpu, tensorBuffer } from "../kernels/gpu.ts";
 import type { Stage } from "../kernels/launch.ts";
 import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
-import { MaskedConv, type MaskedConvActivations } from "../kernels/masked_conv/masked_conv.ts";
+import {
+  MaskedConv,
+  type MaskedConvActivations,
+  type MaskedConvLayer,
+} from "../kernels/masked_conv/masked_conv.ts";
 import { ConvMasker } from "../kernels/masker_conv/masker_conv.ts";
 import { MaskerLstmLaunch } from "../kernels/masker_lstm/masker_lstm.ts";
 import { NaiveMaskedConv } from "../kernels/naive_conv/naive_conv.ts";
@@ -95,7 +99,7 @@ export class BatchPlan {
   readonly regulariserLoss: GPUBuffer;
   readonly embedding: EmbeddingLaunch;
   readonly softmax: TokenSoftmaxLaunch;
-  readonly layer: MaskedConv | NaiveMaskedConv;
+  readonly layer: MaskedConvLayer;
   readonly classifier: TargetClassifierLaunch;
   readonly loss: TargetLossLaunch;
   /** The stages in the order of the forward; the backward runs them in reverse. */
@@ -199,7 +203,7 @@ export class BatchPlan {
 }
 
 /** The shared masked convolution, fast or naive; it owns x, m, h and their gradients. */
-function layerStage({ gpu, model, B, L, T }: Build): MaskedConv | NaiveMaskedConv {
+function layerStage({ gpu, model, B, L, T }: Build): MaskedConvLayer {
   const { config, dim: D } = model.spec;
   const { projection, bias } = model.parts.encoder;
   const options = {

@@ -18,6 +18,7 @@ import {
   MatmulLaunch,
   toProjectionLayout,
 } from "../projection/projection.ts";
+import type { Stage } from "../launch.ts";
 import type { MaskedConvShape } from "./reference.ts";
 
 /** How the layer splits its batch: document ranges × target ranges. */
@@ -123,6 +124,25 @@ export interface MaskedConvGpuGradients {
 }
 
 /**
+ * What the fast layer and the materialised one (`kernels/naive_conv`) both offer, so that a
+ * model, a benchmark or a test can run either: the same shape, buffers and host methods.
+ */
+export interface MaskedConvLayer extends Stage {
+  readonly shape: MaskedConvShape;
+  readonly activations: MaskedConvActivations;
+  /** Uploads the per-width weights [F_i,D,K_i] and the bias [ΣF]. */
+  setWeights(weights: ArrayLike<number>[], bias: ArrayLike<number>): void;
+  /** Uploads g [B,T,ΣF], the gradient of the output. */
+  setUpstream(g: Float32Array<ArrayBuffer>): void;
+  /** Submits the forward on its own. */
+  forward(): void;
+  /** Submits the backward on its own. */
+  backward(): void;
+  readOutput(): Promise<Float32Array>;
+  readGradients(): Promise<MaskedConvGpuGradients>;
+}
+
+/**
  * The layer on the GPU with every buffer, pipeline and bind group built once.
  *
  * @example
@@ -139,7 +159,7 @@ export interface MaskedConvGpuGradients {
  * layer.destroy();
  * ```
  */
-export class MaskedConv {
+export class MaskedConv implements MaskedConvLayer {
   readonly shape: MaskedConvShape;
   readonly plan: TilePlan;
   #gpu: Gpu;

@@ -26,6 +26,7 @@ import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import {
   type MaskedConvActivations,
   type MaskedConvGpuGradients,
+  type MaskedConvLayer,
   type MaskedConvParameters,
   readLayerGradients,
 } from "../masked_conv/masked_conv.ts";
@@ -262,7 +263,7 @@ function activationsFit({ B, L, D, T, widths }: MaskedConvShape, maxElements: nu
  * layer.destroy();
  * ```
  */
-export class NaiveMaskedConv {
+export class NaiveMaskedConv implements MaskedConvLayer {
   readonly shape: MaskedConvShape;
   readonly plan: NaiveTilePlan;
   #gpu: Gpu;
