@@ -4,9 +4,9 @@
  * [B,L,T,D], convolves each copy into z [B,T,F,L], max-pools, and in the backward materialises
  * dz [B,T,F,L] and dxm [B,L,T,D] before reducing them to dW, dbias, dm and dx.
  *
- * Same host API as `MaskedConv` (../masked_conv/masked_conv.ts), so the benchmark swaps one for
- * the other, and the same model API (projection-layout parameters, `activations`, `encode…`), so
- * a model can train with either. The materialised tensors are split over documents × targets
+ * It implements `MaskedConvLayer` (../masked_conv/masked_conv.ts) as the fast layer does, with
+ * the same projection-layout parameters, so the benchmark swaps one for the other and a model
+ * can train with either. The materialised tensors are split over documents × targets
  * into buffers that each fit a binding, and all of them are allocated at once: that memory is
  * the point of the comparison.
  *
