@@ -7,16 +7,16 @@
 import { parseArgs } from "node:util";
 import { runGradcheck, writeFixtures } from "./kernels/checks.ts";
 import { getGpu, NoAdapterError } from "./kernels/gpu.ts";
-import { trainFlagHelp, trainFlagOptions } from "./model/config.ts";
+import { trainFlagHelp, trainFlagOptions } from "./model/task/config.ts";
 import {
   demoCommand,
   evalCommand,
   explainCommand,
   predictCommand,
   trainCommand,
-} from "./model/commands.ts";
+} from "./commands/commands.ts";
 import { DataError } from "./base/errors.ts";
-import { explainHtmlCommand, reportCommand } from "./model/report.ts";
+import { explainHtmlCommand, reportCommand } from "./model/reporting/report.ts";
 import type { CheckResult } from "./kernels/verify.ts";
 
 const USAGE = `maskconv — multi-target text classifiers with per-target masked embeddings and one
@@ -162,7 +162,7 @@ async function main(args: string[]): Promise<number> {
         throw new UsageError(`--repeat must be a positive integer, got "${values.repeat}"`);
       }
       if (values["model-step"]) {
-        const { benchModelStep } = await import("./model/step_bench.ts");
+        const { benchModelStep } = await import("./commands/step_bench.ts");
         console.log(JSON.stringify(await benchModelStep({ repeat, naive: values.naive ?? false })));
         return 0;
       }

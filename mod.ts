@@ -40,15 +40,15 @@ export {
   type ModelSpec,
   MtmModel,
   type Prediction,
-} from "./model/mtm.ts";
-export { configFromFlags, DEFAULTS, type TrainConfig } from "./model/config.ts";
-export { train, type TrainRun } from "./model/train.ts";
-export { loadModel, saveModel } from "./model/model_dir.ts";
+} from "./model/network/mtm.ts";
+export { configFromFlags, DEFAULTS, type TrainConfig } from "./model/task/config.ts";
+export { train, type TrainRun } from "./model/training/train.ts";
+export { loadModel, saveModel } from "./model/files/model_dir.ts";
 export {
   deletionTest,
   evaluate,
   maskAgreement,
   predictAll,
   wordsReadBy,
-} from "./model/inference.ts";
+} from "./model/evaluation/inference.ts";
 export { svmBaseline } from "./quality/svm_baseline.ts";

@@ -9,7 +9,7 @@
 import { stringify } from "csv-stringify/sync";
 import { readTable, type Table } from "../data/csv.ts";
 import { splitOf } from "../data/splits.ts";
-import { writeFileAtomic } from "../model/safetensors.ts";
+import { writeFileAtomic } from "../model/files/safetensors.ts";
 
 /**
  * Whether a source package goes to validation: 1 in 8, by the same seeded hash as the facets

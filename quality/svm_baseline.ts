@@ -34,8 +34,8 @@ import {
   type LabelMetrics,
   labelMetrics,
   tuneThreshold,
-} from "../model/metrics.ts";
-import { targetSpace, type TaskSpec } from "../model/dataset.ts";
+} from "../model/evaluation/metrics.ts";
+import { targetSpace, type TaskSpec } from "../model/task/dataset.ts";
 import { mulberry32 } from "../base/rng.ts";
 
 /** A sparse document vector: feature indices and their weights. */

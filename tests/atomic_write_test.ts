@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { DataError } from "../base/errors.ts";
 import { Vocab } from "../data/vocab.ts";
-import { saveModel } from "../model/model_dir.ts";
-import type { MtmModel } from "../model/mtm.ts";
-import { temporaryPath, writeFileAtomic, writeFilesAtomic } from "../model/safetensors.ts";
+import { saveModel } from "../model/files/model_dir.ts";
+import type { MtmModel } from "../model/network/mtm.ts";
+import { temporaryPath, writeFileAtomic, writeFilesAtomic } from "../model/files/safetensors.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 

@@ -10,7 +10,7 @@ import {
   paddedLength,
   targetSpace,
   type TaskSpec,
-} from "../model/dataset.ts";
+} from "../model/task/dataset.ts";
 
 const table = (csv: string) => parseTable(new TextEncoder().encode(csv), "t.csv");
 

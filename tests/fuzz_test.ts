@@ -3,7 +3,7 @@ import { stringify } from "csv-stringify/sync";
 import { DataError } from "../base/errors.ts";
 import { multiLabels, parseTable, textColumn } from "../data/csv.ts";
 import { mulberry32 } from "../base/rng.ts";
-import { decodeSafetensors, encodeSafetensors } from "../model/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../model/files/safetensors.ts";
 
 // Fixed iteration counts (not a time budget) keep every run identical and a few seconds long.
 const CSV_ITERATIONS = 3000;

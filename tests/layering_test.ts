@@ -8,6 +8,7 @@ const ALLOWED: Record<string, string[]> = {
   kernels: ["base", "kernels"],
   data: ["base", "data"],
   model: ["base", "kernels", "data", "model"],
+  commands: ["base", "kernels", "data", "model", "commands"],
 };
 
 async function* sources(dir: string): AsyncGenerator<string> {

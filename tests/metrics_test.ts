@@ -5,8 +5,8 @@ import {
   precisionAtK,
   rocAuc,
   tuneThreshold,
-} from "../model/metrics.ts";
-import { distinctWordsReadBy, maskAgreement, wordsReadBy } from "../model/inference.ts";
+} from "../model/evaluation/metrics.ts";
+import { distinctWordsReadBy, maskAgreement, wordsReadBy } from "../model/evaluation/inference.ts";
 
 Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
   // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.

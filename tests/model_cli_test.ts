@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
-import { decodeSafetensors } from "../model/safetensors.ts";
+import { decodeSafetensors } from "../model/files/safetensors.ts";
 import { documents, maskconv, SMALL } from "./tiny_run.ts";
 
 Deno.test("train, eval, predict and explain work end to end on a small labels CSV", async () => {

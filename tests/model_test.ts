@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { getGpu, readBuffers } from "../kernels/gpu.ts";
-import { DEFAULTS, type TrainConfig } from "../model/config.ts";
-import type { TargetSpace } from "../model/dataset.ts";
-import { type Batch, checkDeviceMemory, MtmModel } from "../model/mtm.ts";
+import { DEFAULTS, type TrainConfig } from "../model/task/config.ts";
+import type { TargetSpace } from "../model/task/dataset.ts";
+import { type Batch, checkDeviceMemory, MtmModel } from "../model/network/mtm.ts";
 
 const LABELS: TargetSpace = {
   mode: "labels",

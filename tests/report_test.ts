@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { tokenize } from "../data/tokenize.ts";
 import { mulberry32 } from "../base/rng.ts";
-import { explainHtmlCommand, reportCommand, targetSummaries } from "../model/report.ts";
-import { renderReport, type ReportData, targetColours } from "../model/report_html.ts";
+import { explainHtmlCommand, reportCommand, targetSummaries } from "../model/reporting/report.ts";
+import { renderReport, type ReportData, targetColours } from "../model/reporting/report_html.ts";
 import { documents } from "./tiny_run.ts";
 
 // Debian's own build: the browser is never downloaded, and it must not reach any network.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DataError } from "../base/errors.ts";
-import { decodeSafetensors, encodeSafetensors } from "../model/safetensors.ts";
+import { decodeSafetensors, encodeSafetensors } from "../model/files/safetensors.ts";
 
 const TENSORS = {
   "encoder.weight": { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { learningRateFactor } from "../model/config.ts";
+import { learningRateFactor } from "../model/task/config.ts";
 
 Deno.test("the linear schedule ramps up over its warm-up, then falls to near zero at the last planned step", () => {
   const planned = 500;

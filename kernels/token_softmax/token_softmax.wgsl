@@ -10,7 +10,7 @@
 //   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + s·[0, dm]
 //
 // with s the mask scale: the model passes T+1, so that the encoder's input starts at the
-// embeddings' own size while p is still uniform (see model/mtm.ts).
+// embeddings' own size while p is still uniform (see model/task/spec.ts).
 //
 // Padding tokens get zeros everywhere. One workgroup owns one token: its 64 invocations stride
 // over the classes and meet in tree reductions of fixed order, so with T in the thousands (8,922

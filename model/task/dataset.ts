@@ -5,11 +5,11 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
-import { aspectLabels, multiLabels, type Table, textColumn } from "../data/csv.ts";
-import { tokenize } from "../data/tokenize.ts";
-import { encode, type Encoded, type Vocab } from "../data/vocab.ts";
-import { mulberry32 } from "../base/rng.ts";
+import { DataError } from "../../base/errors.ts";
+import { aspectLabels, multiLabels, type Table, textColumn } from "../../data/csv.ts";
+import { tokenize } from "../../data/tokenize.ts";
+import { encode, type Encoded, type Vocab } from "../../data/vocab.ts";
+import { mulberry32 } from "../../base/rng.ts";
 
 /** Which columns hold what; `aspects` has one class column per target, `labels` one list. */
 export type TaskSpec =
@@ -52,7 +52,7 @@ function compareValues(a: string, b: string): number {
  *
  * @example
  * ```ts
- * import { parseTable } from "../data/csv.ts";
+ * import { parseTable } from "../../data/csv.ts";
  * import { targetSpace } from "./dataset.ts";
  * const table = parseTable(new TextEncoder().encode("text,tags\na,x|y\nb,y\n"), "t.csv");
  * const spec = { mode: "labels", textColumn: "text", labelsColumn: "tags", separator: "|" } as const;
@@ -89,7 +89,7 @@ export function targetSpace(table: Table, spec: TaskSpec, minLabelCount = 1): Ta
  *
  * @example
  * ```ts
- * import { parseTable } from "../data/csv.ts";
+ * import { parseTable } from "../../data/csv.ts";
  * import { documentTokens } from "./dataset.ts";
  * const table = parseTable(new TextEncoder().encode('text\n"Hi, there"\n'), "t.csv");
  * console.log(documentTokens(table, { mode: "aspects", textColumn: "text", labelColumns: [] }));
@@ -104,8 +104,8 @@ export function documentTokens(table: Table, spec: TaskSpec): string[][] {
  *
  * @example
  * ```ts
- * import { parseTable } from "../data/csv.ts";
- * import { Vocab } from "../data/vocab.ts";
+ * import { parseTable } from "../../data/csv.ts";
+ * import { Vocab } from "../../data/vocab.ts";
  * import { encodeDocuments, targetSpace } from "./dataset.ts";
  * const table = parseTable(new TextEncoder().encode("text,tags\nHi there,x\n"), "t.csv");
  * const spec = { mode: "labels", textColumn: "text", labelsColumn: "tags", separator: "|" } as const;

@@ -8,16 +8,16 @@
 import { readTable } from "../data/csv.ts";
 import { buildVocab } from "../data/vocab.ts";
 import { getGpu } from "../kernels/gpu.ts";
-import { configFromFlags } from "./config.ts";
+import { configFromFlags } from "../model/task/config.ts";
 import {
   documentTokens,
   encodeDocuments,
   lengthBuckets,
   paddedLength,
   targetSpace,
-} from "./dataset.ts";
-import { MtmModel } from "./mtm.ts";
-import { taskSpec } from "./train.ts";
+} from "../model/task/dataset.ts";
+import { MtmModel } from "../model/network/mtm.ts";
+import { taskSpec } from "../model/training/train.ts";
 
 /**
  * Times `repeat` training steps (after one warm-up) on the first length-bucketed batch of the

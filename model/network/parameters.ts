@@ -5,9 +5,9 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
-import { type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
-import type { NamedTensor } from "./safetensors.ts";
+import { DataError } from "../../base/errors.ts";
+import { type Gpu, readBuffers, tensorBuffer } from "../../kernels/gpu.ts";
+import type { NamedTensor } from "../files/safetensors.ts";
 
 /** How a saved tensor maps to the GPU layout of a parameter, when they differ. */
 export interface Layout {
@@ -57,7 +57,7 @@ export interface ParameterDeclaration {
  *
  * @example
  * ```ts
- * import { getGpu } from "../kernels/gpu.ts";
+ * import { getGpu } from "../../kernels/gpu.ts";
  * import { ParameterSet } from "./parameters.ts";
  * const params = new ParameterSet(await getGpu(), () => 0.5);
  * params.add({ name: "bias", shape: [3], init: { kind: "zeros" }, doc: "[3]" });

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { fromMaskerLayout, toMaskerLayout } from "../kernels/masker_conv/masker_conv.ts";
-import { classifierParameterShapes } from "../kernels/target_classifier/reference.ts";
+import { fromMaskerLayout, toMaskerLayout } from "../../kernels/masker_conv/masker_conv.ts";
+import { classifierParameterShapes } from "../../kernels/target_classifier/reference.ts";
 import type { Parameter, ParameterSet } from "./parameters.ts";
-import { type ModelSpec, outputClasses } from "./spec.ts";
+import { type ModelSpec, outputClasses } from "../task/spec.ts";
 
 /** The conv masker's: a width-3 convolution D → H, then the output layer H → T + 1. */
 export interface ConvMaskerParameters {
@@ -55,8 +55,8 @@ const LSTM_DOC = "[D or H, 4H], [4H]: gate blocks i, f, g, o";
  *
  * @example
  * ```ts
- * import { getGpu } from "../kernels/gpu.ts";
- * import { DEFAULTS } from "./config.ts";
+ * import { getGpu } from "../../kernels/gpu.ts";
+ * import { DEFAULTS } from "../task/config.ts";
  * import { declareParameters } from "./model_parameters.ts";
  * import { ParameterSet } from "./parameters.ts";
  * const config = { ...DEFAULTS, labelsColumn: "tags", widths: [3], filters: 4, maskerHidden: 4 };

@@ -6,15 +6,15 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
-import { readTable } from "../data/csv.ts";
-import { buildVocab } from "../data/vocab.ts";
-import { gloveVectors } from "../data/glove.ts";
-import { loadWordVectors, type WordVectors } from "../data/word_vectors.ts";
-import type { Vocab } from "../data/vocab.ts";
-import type { Gpu } from "../kernels/gpu.ts";
-import { mulberry32 } from "../base/rng.ts";
-import { learningRateFactor, type TrainConfig } from "./config.ts";
+import { DataError } from "../../base/errors.ts";
+import { readTable } from "../../data/csv.ts";
+import { buildVocab } from "../../data/vocab.ts";
+import { gloveVectors } from "../../data/glove.ts";
+import { loadWordVectors, type WordVectors } from "../../data/word_vectors.ts";
+import type { Vocab } from "../../data/vocab.ts";
+import type { Gpu } from "../../kernels/gpu.ts";
+import { mulberry32 } from "../../base/rng.ts";
+import { learningRateFactor, type TrainConfig } from "../task/config.ts";
 import {
   type Documents,
   documentTokens,
@@ -24,16 +24,16 @@ import {
   type TargetSpace,
   targetSpace,
   type TaskSpec,
-} from "./dataset.ts";
-import { evaluate, predictAll, validationScore } from "./inference.ts";
-import { tuneThreshold } from "./metrics.ts";
+} from "../task/dataset.ts";
+import { evaluate, predictAll, validationScore } from "../evaluation/inference.ts";
+import { tuneThreshold } from "../evaluation/metrics.ts";
 import {
   readCheckpointState,
   restoreCheckpoint,
   saveCheckpoint,
   type TrainState,
 } from "./checkpoint.ts";
-import { saveModel } from "./model_dir.ts";
+import { saveModel } from "../files/model_dir.ts";
 import { lockRunFolder } from "./run_lock.ts";
 import {
   type Batch,
@@ -42,8 +42,8 @@ import {
   type ModelSpec,
   MtmModel,
   type StepStats,
-} from "./mtm.ts";
-import { Progress } from "../base/progress.ts";
+} from "../network/mtm.ts";
+import { Progress } from "../../base/progress.ts";
 
 /** Where training reads and writes, and how it talks. */
 export interface TrainRun {

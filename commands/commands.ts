@@ -10,9 +10,9 @@ import { DataError } from "../base/errors.ts";
 import { parseTable, readTable, type Table } from "../data/csv.ts";
 import { tokenize } from "../data/tokenize.ts";
 import { getGpu } from "../kernels/gpu.ts";
-import { readCheckpointState } from "./checkpoint.ts";
-import { configFromFlags } from "./config.ts";
-import { type Documents, encodeDocuments, type TargetSpace } from "./dataset.ts";
+import { readCheckpointState } from "../model/training/checkpoint.ts";
+import { configFromFlags } from "../model/task/config.ts";
+import { type Documents, encodeDocuments, type TargetSpace } from "../model/task/dataset.ts";
 import {
   decisions,
   deletionTest,
@@ -21,10 +21,10 @@ import {
   type Evaluation,
   type Outputs,
   predictAll,
-} from "./inference.ts";
-import { loadModel } from "./model_dir.ts";
-import { taskSpec, train } from "./train.ts";
-import { writeFileAtomic } from "./safetensors.ts";
+} from "../model/evaluation/inference.ts";
+import { loadModel } from "../model/files/model_dir.ts";
+import { taskSpec, train } from "../model/training/train.ts";
+import { writeFileAtomic } from "../model/files/safetensors.ts";
 
 const log = (line: string) => console.error(line);
 

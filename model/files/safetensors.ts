@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
+import { DataError } from "../../base/errors.ts";
 
 /** A named float32 tensor. */
 export interface NamedTensor {

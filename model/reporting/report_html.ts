@@ -9,7 +9,7 @@
 
 import STYLE from "./report_page.css" with { type: "text" };
 import SCRIPT from "./report_page.js" with { type: "text" };
-import { distinctWordsReadBy } from "./inference.ts";
+import { distinctWordsReadBy } from "../evaluation/inference.ts";
 
 /** One word of a document: where it is in the text and what the masker made of it. */
 export interface ReportWord {

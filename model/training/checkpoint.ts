@@ -6,11 +6,11 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
-import { type Gpu, readBuffers } from "../kernels/gpu.ts";
-import type { TrainConfig } from "./config.ts";
-import type { MtmModel } from "./mtm.ts";
-import { decodeSafetensors, encodeSafetensors, writeFilesAtomic } from "./safetensors.ts";
+import { DataError } from "../../base/errors.ts";
+import { type Gpu, readBuffers } from "../../kernels/gpu.ts";
+import type { TrainConfig } from "../task/config.ts";
+import type { MtmModel } from "../network/mtm.ts";
+import { decodeSafetensors, encodeSafetensors, writeFilesAtomic } from "../files/safetensors.ts";
 
 /** Where a run stood when its checkpoint was written. */
 export interface TrainState {

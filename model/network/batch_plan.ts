@@ -7,23 +7,23 @@
  * @module
  */
 
-import { EmbeddingLaunch } from "../kernels/embedding/embedding.ts";
-import { type Gpu, tensorBuffer } from "../kernels/gpu.ts";
-import type { Stage } from "../kernels/launch.ts";
-import { MaskRegularisersLaunch } from "../kernels/mask_regularisers/mask_regularisers.ts";
+import { EmbeddingLaunch } from "../../kernels/embedding/embedding.ts";
+import { type Gpu, tensorBuffer } from "../../kernels/gpu.ts";
+import type { Stage } from "../../kernels/launch.ts";
+import { MaskRegularisersLaunch } from "../../kernels/mask_regularisers/mask_regularisers.ts";
 import {
   MaskedConv,
   type MaskedConvActivations,
   type MaskedConvLayer,
-} from "../kernels/masked_conv/masked_conv.ts";
-import { ConvMasker } from "../kernels/masker_conv/masker_conv.ts";
-import { MaskerLstmLaunch } from "../kernels/masker_lstm/masker_lstm.ts";
-import { NaiveMaskedConv } from "../kernels/naive_conv/naive_conv.ts";
-import { TargetClassifierLaunch } from "../kernels/target_classifier/target_classifier.ts";
-import { TargetLossLaunch } from "../kernels/target_loss/target_loss.ts";
-import { TokenSoftmaxLaunch } from "../kernels/token_softmax/token_softmax.ts";
+} from "../../kernels/masked_conv/masked_conv.ts";
+import { ConvMasker } from "../../kernels/masker_conv/masker_conv.ts";
+import { MaskerLstmLaunch } from "../../kernels/masker_lstm/masker_lstm.ts";
+import { NaiveMaskedConv } from "../../kernels/naive_conv/naive_conv.ts";
+import { TargetClassifierLaunch } from "../../kernels/target_classifier/target_classifier.ts";
+import { TargetLossLaunch } from "../../kernels/target_loss/target_loss.ts";
+import { TokenSoftmaxLaunch } from "../../kernels/token_softmax/token_softmax.ts";
 import type { MtmParameters } from "./model_parameters.ts";
-import { encoderMaskScale, type ModelSpec, outputClasses } from "./spec.ts";
+import { encoderMaskScale, type ModelSpec, outputClasses } from "../task/spec.ts";
 
 /** What a plan needs of its model. */
 export interface PlanModel {

@@ -7,19 +7,19 @@
  * @module
  */
 
-import { Adam, decodeStats } from "../kernels/adam/adam.ts";
-import { buildTokenIndex } from "../kernels/embedding/embedding.ts";
-import { type Gpu, readBuffers } from "../kernels/gpu.ts";
-import { mulberry32 } from "../base/rng.ts";
-import { DataError } from "../base/errors.ts";
+import { Adam, decodeStats } from "../../kernels/adam/adam.ts";
+import { buildTokenIndex } from "../../kernels/embedding/embedding.ts";
+import { type Gpu, readBuffers } from "../../kernels/gpu.ts";
+import { mulberry32 } from "../../base/rng.ts";
+import { DataError } from "../../base/errors.ts";
 import { type Batch, BatchPlan, batchTensors } from "./batch_plan.ts";
-import { batchWordBudget } from "./dataset.ts";
+import { batchWordBudget } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { ParameterSet } from "./parameters.ts";
-import type { ModelSpec } from "./spec.ts";
+import type { ModelSpec } from "../task/spec.ts";
 
 export type { Batch } from "./batch_plan.ts";
-export { encoderMaskScale, type ModelSpec, outputClasses } from "./spec.ts";
+export { encoderMaskScale, type ModelSpec, outputClasses } from "../task/spec.ts";
 
 /** What a training step reads back. */
 export interface StepStats {
@@ -63,8 +63,8 @@ export interface ModelOptions {
  *
  * @example
  * ```ts
- * import { getGpu } from "../kernels/gpu.ts";
- * import { DEFAULTS } from "./config.ts";
+ * import { getGpu } from "../../kernels/gpu.ts";
+ * import { DEFAULTS } from "../task/config.ts";
  * import { MtmModel } from "./mtm.ts";
  * const config = { ...DEFAULTS, labelsColumn: "tags", widths: [3], filters: 4, maskerHidden: 4 };
  * const space = { mode: "labels" as const, targets: ["a", "b"], classes: [["1"], ["1"]] };
@@ -272,7 +272,7 @@ export class MtmModel {
  *
  * @example
  * ```ts
- * import { DEFAULTS } from "./config.ts";
+ * import { DEFAULTS } from "../task/config.ts";
  * import { checkDeviceMemory } from "./mtm.ts";
  * const space = { mode: "labels" as const, targets: ["a", "b"], classes: [["1"], ["1"]] };
  * const spec = { config: { ...DEFAULTS, labelsColumn: "tags" }, vocabSize: 1000, dim: 100, space };

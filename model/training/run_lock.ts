@@ -6,8 +6,8 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
-import { temporaryPath } from "./safetensors.ts";
+import { DataError } from "../../base/errors.ts";
+import { temporaryPath } from "../files/safetensors.ts";
 
 /** The lock file of a run folder: it names the process training there. */
 const LOCK = "train.lock";

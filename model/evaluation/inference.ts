@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { Documents, TargetSpace } from "./dataset.ts";
-import { packSorted, paddedLength } from "./dataset.ts";
+import type { Documents, TargetSpace } from "../task/dataset.ts";
+import { packSorted, paddedLength } from "../task/dataset.ts";
 import { type AspectMetrics, aspectMetrics, type LabelMetrics, labelMetrics } from "./metrics.ts";
-import { type MtmModel, outputClasses } from "./mtm.ts";
-import { mulberry32 } from "../base/rng.ts";
+import { type MtmModel, outputClasses } from "../network/mtm.ts";
+import { mulberry32 } from "../../base/rng.ts";
 
 /** Model outputs for a set of documents, in document order. */
 export interface Outputs {

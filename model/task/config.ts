@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DataError } from "../base/errors.ts";
+import { DataError } from "../../base/errors.ts";
 
 /** The hyper-parameters of the model and of its training. */
 export interface TrainConfig {

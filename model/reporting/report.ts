@@ -6,13 +6,13 @@
  */
 
 import { stringify } from "csv-stringify/sync";
-import { DataError } from "../base/errors.ts";
-import { aspectLabels, multiLabels, parseTable, readTable, type Table } from "../data/csv.ts";
-import { tokenize } from "../data/tokenize.ts";
-import { getGpu } from "../kernels/gpu.ts";
-import { encodeDocuments } from "./dataset.ts";
-import { predictAll } from "./inference.ts";
-import { type LoadedModel, loadModel } from "./model_dir.ts";
+import { DataError } from "../../base/errors.ts";
+import { aspectLabels, multiLabels, parseTable, readTable, type Table } from "../../data/csv.ts";
+import { tokenize } from "../../data/tokenize.ts";
+import { getGpu } from "../../kernels/gpu.ts";
+import { encodeDocuments } from "../task/dataset.ts";
+import { predictAll } from "../evaluation/inference.ts";
+import { type LoadedModel, loadModel } from "../files/model_dir.ts";
 import {
   renderReport,
   type ReportData,
@@ -20,7 +20,7 @@ import {
   type TargetSummary,
   type TrainingCurves,
 } from "./report_html.ts";
-import { writeFileAtomic } from "./safetensors.ts";
+import { writeFileAtomic } from "../files/safetensors.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 
