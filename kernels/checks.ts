@@ -13,6 +13,7 @@ import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { convMaskerCheck } from "./masker_conv/check.ts";
 import { maskerLstmCheck } from "./masker_lstm/check.ts";
 import { maskRegularisersCheck } from "./mask_regularisers/check.ts";
+import { naiveConvCheck } from "./naive_conv/check.ts";
 import { targetClassifierCheck } from "./target_classifier/check.ts";
 import { targetLossCheck } from "./target_loss/check.ts";
 import { tokenSoftmaxCheck } from "./token_softmax/check.ts";
@@ -25,6 +26,7 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   projectionCheck,
   maskedMaxPoolCheck,
   maskedConvCheck,
+  naiveConvCheck,
   convMaskerCheck,
   maskerLstmCheck,
   tokenSoftmaxCheck,

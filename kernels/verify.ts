@@ -188,7 +188,10 @@ export interface ParityCase {
 /** Everything `maskconv gradcheck`, `deno task fixtures` and the tests need of one kernel. */
 export interface KernelCheck {
   name: string;
-  /** Its finite-difference fixture; absent only for kernels without a backward (the optimizer). */
+  /**
+   * Its finite-difference fixture; absent for the optimizer (no backward) and for the naive
+   * layer, a second implementation of the reference that the fast layer's fixture checks.
+   */
   fixture?: {
     /** File name under `fixtures/fd/`. */
     file: string;

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { getGpu, type Gpu, readBuffers, tensorBuffer } from "../kernels/gpu.ts";
-import { LOOP_TRIPS } from "../kernels/launch.ts";
 import { MaskedConv, type MaskedConvParameters } from "../kernels/masked_conv/masked_conv.ts";
 import { type MaskedConvInputs, type MaskedConvShape } from "../kernels/masked_conv/reference.ts";
 import {
@@ -9,7 +8,9 @@ import {
   naiveMemoryBytes,
   NaiveMemoryError,
 } from "../kernels/naive_conv/naive_conv.ts";
-import { drawLayerInputs, kinkFree, layerParity } from "../kernels/masked_conv/check.ts";
+import { drawLayerInputs, kinkFree } from "../kernels/masked_conv/check.ts";
+import { naiveConvCheck } from "../kernels/naive_conv/check.ts";
+import { registerKernelTests } from "./kernel_tests.ts";
 import { toProjectionLayout } from "../kernels/projection/projection.ts";
 import { mulberry32 } from "../base/rng.ts";
 import {
@@ -20,6 +21,8 @@ import {
   type Tolerance,
 } from "../kernels/verify.ts";
 
+registerKernelTests(naiveConvCheck);
+
 const KERNEL = "naive masked conv";
 
 interface NaiveCase {
@@ -27,23 +30,6 @@ interface NaiveCase {
   lengths: number[];
   /** A binding size small enough to force splitting over documents and targets. */
   maxBindingBytes?: number;
-}
-
-/** The naive layer's h, dx, dm, dW and dbias against the float64 definition. */
-async function parity(naiveCase: NaiveCase): Promise<CheckResult[]> {
-  const gpu = await getGpu();
-  const { shape, lengths, maxBindingBytes } = naiveCase;
-  const { B, L, D, T, widths } = shape;
-  const { inputs, g } = drawLayerInputs(mulberry32(7), naiveCase);
-  const layer = new NaiveMaskedConv(gpu, shape, { maxBindingBytes });
-  const what = `B=${B} L=${L} D=${D} T=${T} widths=${
-    widths.map((w) => `${w.K}x${w.F}`).join(",")
-  } lengths=${lengths.join(",")}`;
-  try {
-    return await layerParity(KERNEL, layer, inputs, g, shape, what);
-  } finally {
-    layer.destroy();
-  }
 }
 
 function assertPasses(results: CheckResult[]) {
@@ -55,64 +41,6 @@ function assertPasses(results: CheckResult[]) {
     );
   }
 }
-
-Deno.test("naive masked conv matches the float64 reference at L=1, K>L and T=1", async () => {
-  assertPasses(
-    await parity({ shape: { B: 1, L: 1, D: 4, T: 1, widths: [{ K: 3, F: 2 }] }, lengths: [1] }),
-  );
-  assertPasses(
-    await parity({
-      shape: { B: 2, L: 2, D: 3, T: 1, widths: [{ K: 5, F: 3 }, { K: 3, F: 2 }] },
-      lengths: [2, 1],
-    }),
-  );
-});
-
-Deno.test("naive masked conv matches the float64 reference on padded and empty documents and two widths", async () => {
-  assertPasses(
-    await parity({
-      shape: { B: 3, L: 11, D: 5, T: 13, widths: [{ K: 3, F: 5 }, { K: 5, F: 3 }] },
-      lengths: [11, 5, 0],
-    }),
-  );
-});
-
-Deno.test("naive masked conv matches the float64 reference at sizes that are not multiples of 64", async () => {
-  assertPasses(
-    await parity({
-      shape: { B: 2, L: 67, D: 70, T: 3, widths: [{ K: 3, F: 6 }, { K: 5, F: 5 }] },
-      lengths: [67, 40],
-    }),
-  );
-});
-
-Deno.test("naive masked conv split over several buffers per tensor still matches the reference", async () => {
-  const naiveCase: NaiveCase = {
-    shape: { B: 3, L: 9, D: 5, T: 30, widths: [{ K: 3, F: 3 }, { K: 5, F: 2 }] },
-    lengths: [9, 4, 7],
-    maxBindingBytes: 800,
-  };
-  const layer = new NaiveMaskedConv(await getGpu(), naiveCase.shape, {
-    maxBindingBytes: naiveCase.maxBindingBytes,
-  });
-  const { docsPerTile, targetsPerTile } = layer.plan;
-  layer.destroy();
-  assert.ok(
-    docsPerTile < 3 && targetsPerTile < 30,
-    `expected splitting, got ${docsPerTile}×${targetsPerTile}`,
-  );
-  assertPasses(await parity(naiveCase));
-});
-
-Deno.test("naive masked conv's dW and dbias reductions stay right past llvmpipe's 65,535-iteration loop limit", async () => {
-  const naiveCase: NaiveCase = {
-    shape: { B: 3, L: 200, D: 3, T: 120, widths: [{ K: 3, F: 2 }] },
-    lengths: [200, 150, 1],
-  };
-  const { B, L, T } = naiveCase.shape;
-  assert.ok(B * L * T > 65535 && B * L * T > LOOP_TRIPS, "the reduction must exceed the limit");
-  assertPasses(await parity(naiveCase));
-});
 
 Deno.test("naive masked conv refuses the icd shape with its memory estimate before allocating", async () => {
   const gpu = await getGpu();
@@ -196,7 +124,7 @@ function eitherSide(t: Tolerance): Tolerance {
 /**
  * The naive and fast layers on the same projection-layout parameter values (Wt and bias shared,
  * dWt and dbias each layer's own), driven as the model drives them. Each layer is within
- * `f32SumTolerance(n, 1)` of float64 with n as in {@link parity} (n = B·L·T for every value of
+ * `f32SumTolerance(n, 1)` of float64 with n as in `layerParity` (n = B·L·T for every value of
  * dWt), so they may differ by {@link eitherSide} of it. Inputs are drawn until no pooled
  * maximum is within KINK_MARGIN of 0 or of its runner-up: the two layers round differently and
  * must pick the same positions.

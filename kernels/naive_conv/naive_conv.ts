@@ -14,14 +14,7 @@
  */
 
 import { putBlock, takeBlock } from "../blocks.ts";
-import {
-  bindBuffers,
-  computePipeline,
-  type Gpu,
-  readBuffers,
-  tensorBuffer,
-  uniformBuffer,
-} from "../gpu.ts";
+import { type Gpu, readBuffers } from "../gpu.ts";
 import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
 import {
   type MaskedConvActivations,
@@ -32,7 +25,17 @@ import {
 } from "../masked_conv/masked_conv.ts";
 import type { MaskedConvShape } from "../masked_conv/reference.ts";
 import { toProjectionLayout } from "../projection/projection.ts";
-import NAIVE_WGSL from "./naive_conv.wgsl" with { type: "text" };
+import {
+  type DocBlock,
+  docBlocks,
+  NaiveBuilder,
+  tile,
+  tileForward,
+  tileInputBackward,
+  tileWeightBackward,
+  unpackWeights,
+  weightGradScratch,
+} from "./naive_dispatches.ts";
 
 /** How the naive layer splits its batch: document ranges × target ranges. */
 export interface NaiveTilePlan {
@@ -191,45 +194,18 @@ export interface NaiveMaskedConvOptions {
   parameters?: MaskedConvParameters;
 }
 
-/** Activation buffers holding documents b0..b0+nb: the whole batch, or one tile's documents. */
-interface DocBlock {
-  b0: number;
-  nb: number;
-  x: GPUBuffer; // [nb,L,D]
-  dx: GPUBuffer; // [nb,L,D]
-  lengths: GPUBuffer; // [nb] u32
-  targets: TargetBlock[];
-}
-
-/** Activation buffers holding targets t0..t0+nt of a {@link DocBlock}'s documents. */
-interface TargetBlock {
-  t0: number;
-  nt: number;
-  m: GPUBuffer; // [nb,L,nt]
-  dm: GPUBuffer; // [nb,L,nt]
-  h: GPUBuffer; // [nb,nt,F_total]
-  g: GPUBuffer; // [nb,nt,F_total]
-}
-
-/** Where a tile sits in its activation buffers, as the Params words b0, t0 and T take it. */
-interface TilePlace {
-  nb: number;
-  nt: number;
-  /** First document of the tile in its {@link DocBlock}. */
-  b0: number;
-  /** First target of the tile in its {@link TargetBlock}. */
-  t0: number;
-  /** Targets of the {@link TargetBlock}: the row length of m, dm, h and g. */
-  T: number;
-}
-
-/** The [start, end) slices of [0, total) of at most `step` each (one empty slice if total = 0). */
-function slices(total: number, step: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let begin = 0; begin < Math.max(total, 1); begin += step) {
-    out.push([begin, Math.min(total, begin + step)]);
+/** Throws, before anything is allocated, on a width it cannot run or a shape over the budget. */
+function checkNaiveShape(shape: MaskedConvShape, memoryBudgetBytes?: number): void {
+  for (const { K, F } of shape.widths) {
+    if (K < 1 || K % 2 === 0 || F < 1) {
+      throw new RangeError(`width K=${K} F=${F}: K must be odd and positive, F positive`);
+    }
   }
-  return out;
+  const budget = memoryBudgetBytes ?? naiveMemoryBudget();
+  if (naiveMemoryBytes(shape) > budget) {
+    const rule = memoryBudgetBytes === undefined ? undefined : "the budget it was given";
+    throw new NaiveMemoryError(shape, budget, rule);
+  }
 }
 
 /** Whether x, dx [B,L,D], m, dm [B,L,T], h and g [B,T,ΣF] each fit one binding whole. */
@@ -270,254 +246,50 @@ export class NaiveMaskedConv implements MaskedConvLayer {
   #F_total: number;
   #maxBindingBytes: number;
   #params: MaskedConvParameters;
-  #blocks: DocBlock[] = [];
-  #forward: Dispatch[] = [];
-  #backward: Dispatch[] = [];
-  #buffers: GPUBuffer[] = [];
+  #blocks: DocBlock[];
+  #forward: Dispatch[];
+  #backward: Dispatch[];
+  #buffers: GPUBuffer[];
 
   constructor(gpu: Gpu, shape: MaskedConvShape, options: NaiveMaskedConvOptions = {}) {
-    const maxBindingBytes = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
-    const memoryBudgetBytes = options.memoryBudgetBytes;
-    for (const { K, F } of shape.widths) {
-      if (K < 1 || K % 2 === 0 || F < 1) {
-        throw new RangeError(
-          `width K=${K} F=${F}: K must be odd and positive, F positive`,
-        );
-      }
-    }
-    const budget = memoryBudgetBytes ?? naiveMemoryBudget();
-    if (naiveMemoryBytes(shape) > budget) {
-      const rule = memoryBudgetBytes === undefined ? undefined : "the budget it was given";
-      throw new NaiveMemoryError(shape, budget, rule);
-    }
+    checkNaiveShape(shape, options.memoryBudgetBytes);
     this.#gpu = gpu;
     this.shape = shape;
-    this.#maxBindingBytes = maxBindingBytes;
-    const maxElements = Math.floor(maxBindingBytes / 4);
+    this.#maxBindingBytes = options.maxBindingBytes ?? gpu.limits.maxStorageBufferBindingSize;
+    const maxElements = Math.floor(this.#maxBindingBytes / 4);
     this.plan = planNaiveTiles(shape, maxElements);
-    const { B, L, D, T, widths } = shape;
-    const F_total = widths.reduce((sum, w) => sum + w.F, 0);
-    const C = widths.reduce((sum, w) => sum + w.K * w.F, 0);
-    this.#F_total = F_total;
-    const buffer = (elements: number, label: string) => {
-      const b = tensorBuffer(gpu, elements, label);
-      this.#buffers.push(b);
-      return b;
-    };
-    const params = (words: number[]) => {
-      const b = uniformBuffer(gpu, words, "naive params");
-      this.#buffers.push(b);
-      return b;
-    };
-    const dispatch = (
-      into: Dispatch[],
-      entry: string,
-      buffers: Record<number, GPUBuffer>,
-      invocations: number,
-    ) => {
-      const pipeline = computePipeline(gpu, NAIVE_WGSL, entry);
-      into.push({ pipeline, group: bindBuffers(gpu, pipeline, buffers), invocations });
-    };
-    // First filter of each width in h and bias, and first column in Wt.
-    const fOffsets = widths.map((_, w) => widths.slice(0, w).reduce((sum, x) => sum + x.F, 0));
-    const cOffsets = widths.map((_, w) =>
-      widths.slice(0, w).reduce((sum, x) => sum + x.K * x.F, 0)
-    );
-    // Words of Params in naive_conv.wgsl; F, K, f_off and c_off are those of width w (none: -1).
-    const words = (
-      place: TilePlace,
-      w: number,
-      begin: number,
-      end: number,
-      first: boolean,
-      chunk = 0,
-    ) => {
-      const { F, K } = widths[w] ?? { F: 0, K: 1 };
-      return [
-        place.nb,
-        L,
-        place.nt,
-        D,
-        F,
-        K,
-        F_total,
-        fOffsets[w] ?? 0,
-        begin,
-        end,
-        first ? 1 : 0,
-        chunk,
-        place.b0,
-        place.t0,
-        place.T,
-        C,
-        cOffsets[w] ?? 0,
-      ];
-    };
-
+    const build = new NaiveBuilder(gpu, shape);
+    const { B, D, T, widths } = shape;
+    this.#F_total = build.F_total;
     this.#params = options.parameters ?? {
-      Wt: buffer(D * C, "Wt"),
-      bias: buffer(F_total, "bias"),
-      dWt: buffer(D * C, "dWt"),
-      dbias: buffer(F_total, "dbias"),
+      Wt: build.buffer(D * build.C, "Wt"),
+      bias: build.buffer(build.F_total, "bias"),
+      dWt: build.buffer(D * build.C, "dWt"),
+      dbias: build.buffer(build.F_total, "dbias"),
     };
-    const { Wt, bias, dWt, dbias } = this.#params;
-    const weights = widths.map(({ K, F }) => buffer(F * D * K, "W"));
-    const noTile: TilePlace = { nb: 0, nt: 0, b0: 0, t0: 0, T: 0 };
-    widths.forEach(({ K, F }, w) => {
-      dispatch(this.#forward, "unpack_weights", {
-        0: params(words(noTile, w, 0, 0, true)),
-        5: weights[w],
-        19: Wt,
-      }, F * D * K);
-    });
-
+    const weights = {
+      ...this.#params,
+      weights: widths.map(({ K, F }) => build.buffer(F * D * K, "W")),
+    };
+    unpackWeights(build, weights);
     const { docsPerTile, targetsPerTile } = this.plan;
     const whole = activationsFit(shape, maxElements);
-    const docsPerBlock = whole ? B : docsPerTile;
-    const targetsPerBlock = whole ? T : targetsPerTile;
-    for (let b0 = 0; b0 < B; b0 += docsPerBlock) {
-      const nb = Math.min(docsPerBlock, B - b0);
-      const block: DocBlock = {
-        b0,
-        nb,
-        x: buffer(nb * L * D, "x"),
-        dx: buffer(nb * L * D, "dx"),
-        lengths: buffer(nb, "lengths"),
-        targets: [],
-      };
-      for (let t0 = 0; t0 < T; t0 += targetsPerBlock) {
-        const nt = Math.min(targetsPerBlock, T - t0);
-        block.targets.push({
-          t0,
-          nt,
-          m: buffer(nb * L * nt, "m"),
-          dm: buffer(nb * L * nt, "dm"),
-          h: buffer(nb * nt * F_total, "h"),
-          g: buffer(nb * nt * F_total, "g"),
-        });
-      }
-      this.#blocks.push(block);
-    }
-
-    const gradRow = Math.max(...widths.map(({ K, F }) => F * K * D + F));
-    const chunksPerGroup = Math.min(
-      LOOP_TRIPS,
-      Math.floor(maxElements / gradRow),
-    );
-    if (chunksPerGroup < 1) {
-      throw new RangeError(
-        `naive mode: one row of dW (${gradRow} values) exceeds a binding`,
-      );
-    }
-    const maxChunks = Math.ceil(
-      (docsPerTile * targetsPerTile * L) / LOOP_TRIPS,
-    );
-    const partial = buffer(
-      Math.min(maxChunks, chunksPerGroup) * gradRow,
-      "dW partial sums",
-    );
-
+    this.#blocks = whole ? docBlocks(build, B, T) : docBlocks(build, docsPerTile, targetsPerTile);
+    const scratch = weightGradScratch(build, docsPerTile * targetsPerTile, maxElements);
     for (let b0 = 0, docTile = 0; b0 < B; b0 += docsPerTile, docTile++) {
-      const nb = Math.min(docsPerTile, B - b0);
       const docs = this.#blocks[whole ? 0 : docTile];
       for (let t0 = 0, targetTile = 0; t0 < T; t0 += targetsPerTile, targetTile++) {
+        const nb = Math.min(docsPerTile, B - b0);
         const nt = Math.min(targetsPerTile, T - t0);
-        const targets = docs.targets[whole ? 0 : targetTile];
-        const place: TilePlace = { nb, nt, b0: b0 - docs.b0, t0: t0 - targets.t0, T: targets.nt };
-        const xm = buffer(nb * L * nt * D, "xm");
-        const dxm = buffer(nb * L * nt * D, "dxm");
-        const zmax = buffer(nb * nt * F_total, "zmax");
-        const argmax = buffer(nb * nt * F_total, "argmax");
-        const firstTile = b0 === 0 && t0 === 0;
-
-        dispatch(this.#forward, "mask_copy", {
-          0: params(words(place, -1, 0, 0, true)),
-          1: docs.x,
-          2: targets.m,
-          3: docs.lengths,
-          4: xm,
-        }, nb * L * nt * D);
-        const z = widths.map(({ F }) => buffer(nb * nt * F * L, "z"));
-        const dz = widths.map(({ F }) => buffer(nb * nt * F * L, "dz"));
-        widths.forEach(({ K, F }, w) => {
-          for (const [begin, end] of slices(D, Math.floor(LOOP_TRIPS / K))) {
-            dispatch(this.#forward, "conv_forward", {
-              0: params(words(place, w, begin, end, begin === 0)),
-              4: xm,
-              5: weights[w],
-              6: bias,
-              7: z[w],
-            }, nb * nt * Math.ceil(F / 4) * Math.ceil(L / 4));
-          }
-          for (const [begin, end] of slices(L, LOOP_TRIPS)) {
-            dispatch(this.#forward, "max_pool", {
-              0: params(words(place, w, begin, end, begin === 0)),
-              3: docs.lengths,
-              7: z[w],
-              8: zmax,
-              9: argmax,
-              10: targets.h,
-            }, nb * nt * F);
-          }
-        });
-
-        widths.forEach(({ F }, w) => {
-          dispatch(this.#backward, "pool_backward", {
-            0: params(words(place, w, 0, 0, true)),
-            8: zmax,
-            9: argmax,
-            11: targets.g,
-            12: dz[w],
-          }, nb * nt * F * L);
-        });
-        widths.forEach(({ K, F }, w) => {
-          for (const [begin, end] of slices(F, Math.floor(LOOP_TRIPS / K))) {
-            dispatch(this.#backward, "input_grad", {
-              0: params(words(place, w, begin, end, w === 0 && begin === 0)),
-              3: docs.lengths,
-              5: weights[w],
-              12: dz[w],
-              13: dxm,
-            }, nb * nt * Math.ceil(L / 4) * Math.ceil(D / 4));
-          }
-        });
-        for (const [begin, end] of slices(D, LOOP_TRIPS)) {
-          dispatch(this.#backward, "mask_grad", {
-            0: params(words(place, -1, begin, end, begin === 0)),
-            1: docs.x,
-            13: dxm,
-            14: targets.dm,
-          }, nb * L * nt);
-        }
-        for (const [begin, end] of slices(nt, LOOP_TRIPS)) {
-          dispatch(this.#backward, "embedding_grad", {
-            0: params(words(place, -1, begin, end, t0 === 0 && begin === 0)),
-            2: targets.m,
-            13: dxm,
-            15: docs.dx,
-          }, nb * L * D);
-        }
-        const tileChunks = Math.ceil((nb * nt * L) / LOOP_TRIPS);
-        widths.forEach(({ K, F }, w) => {
-          const perChunk = Math.ceil(F / 4) * K * Math.ceil(D / 4) +
-            Math.ceil(F / 4);
-          for (const [c0, c1] of slices(tileChunks, chunksPerGroup)) {
-            dispatch(this.#backward, "weight_grad_partial", {
-              0: params(words(place, w, c0, c1, false, LOOP_TRIPS)),
-              4: xm,
-              12: dz[w],
-              16: partial,
-            }, (c1 - c0) * perChunk);
-            dispatch(this.#backward, "weight_grad_reduce", {
-              0: params(words(place, w, 0, c1 - c0, firstTile && c0 === 0)),
-              16: partial,
-              17: dWt,
-              18: dbias,
-            }, F * K * D + F);
-          }
-        });
+        const part = tile(build, { b0, nb, t0, nt }, docs, docs.targets[whole ? 0 : targetTile]);
+        tileForward(build, part, weights);
+        tileInputBackward(build, part, weights);
+        tileWeightBackward(build, part, weights, scratch);
       }
     }
+    this.#forward = build.forward;
+    this.#backward = build.backward;
+    this.#buffers = build.buffers;
   }
 
   /** Uploads per-width weights W_i [F_i,D,K_i] and the biases of all widths [ΣF]. */
