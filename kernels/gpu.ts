@@ -5,6 +5,8 @@
  * @module
  */
 
+import PRELUDE_WGSL from "./prelude.wgsl" with { type: "text" };
+
 /** Raised when no WebGPU adapter exists; its message says what to install. */
 export class NoAdapterError extends Error {
   constructor() {
@@ -149,7 +151,8 @@ const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 /**
  * A compute pipeline for `entryPoint` of the WGSL source `code`, built once per device, source
- * and override-constant set, then reused.
+ * and override-constant set, then reused. The source is compiled after the shared prelude
+ * (kernels/prelude.wgsl: `WG` = {@link WORKGROUP_SIZE}, `flat_id`, `log_ratio`, `neg_log`).
  *
  * @example
  * ```ts
@@ -171,7 +174,7 @@ export function computePipeline(
   const key = `${entryPoint}#${JSON.stringify(constants)}#${code}`;
   let pipeline = byKey.get(key);
   if (!pipeline) {
-    const module = gpu.device.createShaderModule({ label: entryPoint, code });
+    const module = gpu.device.createShaderModule({ label: entryPoint, code: PRELUDE + code });
     pipeline = gpu.device.createComputePipeline({
       label: entryPoint,
       layout: "auto",
@@ -213,8 +216,10 @@ export function bindBuffers(
   });
 }
 
-/** Invocations per workgroup of every 1-D kernel; the WGSL files declare the same number. */
+/** Invocations per workgroup of every 1-D kernel: `WG` in the shaders, through the prelude. */
 export const WORKGROUP_SIZE = 64;
+
+const PRELUDE = `const WG: u32 = ${WORKGROUP_SIZE}u;\n${PRELUDE_WGSL}\n`;
 
 /**
  * Records a 1-D dispatch of `invocations` threads, folded into two dimensions when it exceeds

@@ -59,14 +59,9 @@ struct Step {
 @group(0) @binding(8) var<storage, read_write> m: array<f32>; // [size]
 @group(0) @binding(9) var<storage, read_write> v: array<f32>; // [size]
 
-const WG: u32 = 64u;
 const NORM: u32 = 0u;
 const SCALE: u32 = 1u;
 const SUM_SQUARES: u32 = 2u;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 // By the bits: WGSL lets compilers assume floats are finite, so `x != x` may fold to false.
 fn is_finite(x: f32) -> bool {

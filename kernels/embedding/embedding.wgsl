@@ -43,12 +43,6 @@ struct Slice {
 @group(0) @binding(10) var<storage, read> offsets: array<u32>; // [U + 1]: list bounds
 @group(0) @binding(11) var<storage, read> positions: array<u32>; // [n]: b·L + l, by token
 
-const WG: u32 = 64u;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
 // keep/(1−p) of the element at flat index (b·L + l)·D + d; 1 in evaluation.
 fn dropout_scale(index: u32) -> f32 {
   if (state.training == 0u) { return 1.0; }

@@ -31,7 +31,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> coefficients: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dp: array<f32>; // [B, L, T+1]
 
-const WG: u32 = 64u;
 const PROB_FLOOR: f32 = 1e-7;
 const PROB_CEIL: f32 = 1.0 - 1e-7;
 
@@ -45,21 +44,6 @@ fn workgroup_sum(lid: u32, mine: vec3f) -> vec3f {
     workgroupBarrier();
   }
   return sums[0];
-}
-
-// log((1 + s)/(1 − s)) = 2·atanh(s) for |s| ≤ 1/3, as its odd series up to s¹³ (the rest is
-// under 2^-26 of the sum): logs of arguments near 1 keep their relative precision, which WGSL's
-// log does not promise there (it bounds only the absolute error).
-fn log_ratio(s: f32) -> f32 {
-  let s2 = s * s;
-  return 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 +
-    s2 * (1.0 / 11.0 + s2 / 13.0))))));
-}
-
-// −log(u) for u in (0, 1), to a few ulps.
-fn neg_log(u: f32) -> f32 {
-  if (u < 0.5) { return -log(u); }
-  return log_ratio((1.0 - u) / (1.0 + u));
 }
 
 // −log(1 − x) for x in [0, 1), to a few ulps.

@@ -42,12 +42,7 @@ struct Params {
 @group(0) @binding(11) var<storage, read_write> db_partial: array<f32>; // [nb, F_total]
 @group(0) @binding(12) var<storage, read_write> db: array<f32>; // [F_total]
 
-const WG: u32 = 64u;
 const LOWEST: f32 = -3.40282347e38;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 // The upstream gradient that reaches z through relu and the max: 0 where h is 0.
 fn pooled_grad(o: u32) -> f32 {

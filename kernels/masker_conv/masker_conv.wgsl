@@ -31,15 +31,10 @@ struct Params {
 @group(0) @binding(10) var<storage, read> column_in: array<f32>; // [rows, cols]
 @group(0) @binding(11) var<storage, read_write> column_out: array<f32>; // [cols]
 
-const WG: u32 = 64u;
 const TAPS: i32 = 3;
 // tanh(±15) rounds to ±1 in f32; clamping first keeps drivers that build tanh from exponentials
 // from overflowing to inf/inf = NaN on large pre-activations.
 const TANH_CLAMP: f32 = 15.0;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 // u[b,l,j]: one invocation per (b, l, j); the three taps read the neighbouring positions' Q.
 @compute @workgroup_size(WG)

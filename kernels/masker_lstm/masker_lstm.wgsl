@@ -32,12 +32,6 @@ struct Params {
 // dc·f of the step just done, which the next backward step (s − 1) adds to its dc.
 @group(0) @binding(9) var<storage, read_write> dc_carry: array<f32>; // [B,H]
 
-const WG: u32 = 64u;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
 // The position step s visits in a document of length len.
 fn position(s: u32, len: u32) -> u32 {
   if (s >= len || params.right_to_left == 0u) { return s; }

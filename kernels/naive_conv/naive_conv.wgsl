@@ -65,12 +65,7 @@ struct Params {
 @group(0) @binding(18) var<storage, read_write> dbias: array<f32>; // [F_total]
 @group(0) @binding(19) var<storage, read> Wt: array<f32>; // [D, C]
 
-const WG: u32 = 64u;
 const LOWEST: f32 = -3.40282347e38;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 // Row b·L + l of the tile, as a row of x, m, dm and dx.
 fn outer_row(row: u32) -> u32 {
@@ -107,6 +102,26 @@ fn w_at(f: u32, d: u32, k: u32) -> f32 {
   return W[(f * params.D + d) * params.K + k];
 }
 
+// The 4×4 block that invocation `id` owns, of the [nb, nt, ⌈rows/4⌉, ⌈cols/4⌉] blocks of a
+// tile (columns fastest): its document, target, first row and first column; not valid past the
+// last block.
+struct Quad {
+  b: u32,
+  t: u32,
+  row0: u32,
+  col0: u32,
+  valid: bool,
+}
+
+fn quad_of(id: u32, rows: u32, cols: u32) -> Quad {
+  let col_blocks = (cols + 3u) / 4u;
+  let row_blocks = (rows + 3u) / 4u;
+  let per_target = row_blocks * col_blocks;
+  return Quad(id / (per_target * params.nt), (id / per_target) % params.nt,
+              ((id / col_blocks) % row_blocks) * 4u, (id % col_blocks) * 4u,
+              id < params.nb * params.nt * per_target);
+}
+
 // One invocation per element of xm.
 @compute @workgroup_size(WG)
 fn mask_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -124,14 +139,12 @@ fn mask_copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 @compute @workgroup_size(WG)
 fn conv_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_id) lid: vec3u) {
-  let id = flat_id(wid, nwg, lid);
-  let l_blocks = (params.L + 3u) / 4u;
-  let f_blocks = (params.F + 3u) / 4u;
-  if (id >= params.nb * params.nt * f_blocks * l_blocks) { return; }
-  let l0 = (id % l_blocks) * 4u;
-  let f0 = ((id / l_blocks) % f_blocks) * 4u;
-  let t = (id / (l_blocks * f_blocks)) % params.nt;
-  let b = id / (l_blocks * f_blocks * params.nt);
+  let quad = quad_of(flat_id(wid, nwg, lid), params.F, params.L);
+  if (!quad.valid) { return; }
+  let b = quad.b;
+  let t = quad.t;
+  let f0 = quad.row0;
+  let l0 = quad.col0;
   let pad = i32(params.K - 1u) / 2;
   var acc: array<vec4f, 4>; // acc[position][filter]
   for (var k = 0u; k < params.K; k++) {
@@ -203,14 +216,12 @@ fn pool_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 @compute @workgroup_size(WG)
 fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
-  let id = flat_id(wid, nwg, lid);
-  let d_blocks = (params.D + 3u) / 4u;
-  let j_blocks = (params.L + 3u) / 4u;
-  if (id >= params.nb * params.nt * j_blocks * d_blocks) { return; }
-  let d0 = (id % d_blocks) * 4u;
-  let j0 = ((id / d_blocks) % j_blocks) * 4u;
-  let t = (id / (d_blocks * j_blocks)) % params.nt;
-  let b = id / (d_blocks * j_blocks * params.nt);
+  let quad = quad_of(flat_id(wid, nwg, lid), params.L, params.D);
+  if (!quad.valid) { return; }
+  let b = quad.b;
+  let t = quad.t;
+  let j0 = quad.row0;
+  let d0 = quad.col0;
   let pad = i32(params.K - 1u) / 2;
   var acc: array<vec4f, 4>; // acc[position][input]
   for (var f = params.begin; f < params.end; f++) {

@@ -1,7 +1,7 @@
 // C[M,N] (+)= A'[M,K] · B'[K,N] over the reduction slice [k_begin, k_end), where A' is A or Aᵀ
 // and B' is B or Bᵀ as the override constants say.
 //
-// Each invocation owns an 8×8 block of C held in registers and reads its operands straight from
+// Each invocation owns an 8×8 block of C held in registers (the prelude's Tile8x8) and reads its operands straight from
 // storage: on llvmpipe (invocations vectorised across SIMD lanes, barriers emulated) this runs
 // several times faster than workgroup-memory tiling, and real GPUs cache the repeated reads.
 // The launcher splits long reductions into dispatches of at most 8,192 steps, each adding to C
@@ -59,72 +59,29 @@ fn store(row: u32, col: u32, value: vec4f) {
   }
 }
 
-@compute @workgroup_size(64)
+// The block's sums over the slice, in registers; the caller indexes a copy of them.
+fn block_sum(row0: u32, col0: u32) -> Tile8x8 {
+  var tile = Tile8x8();
+  for (var k = params.k_begin; k < params.k_end; k++) {
+    let top = vec4f(a_at(row0, k), a_at(row0 + 1u, k), a_at(row0 + 2u, k), a_at(row0 + 3u, k));
+    let low = vec4f(a_at(row0 + 4u, k), a_at(row0 + 5u, k), a_at(row0 + 6u, k),
+                    a_at(row0 + 7u, k));
+    tile_add(&tile, top, low, b_at(k, col0), b_at(k, col0 + 4u));
+  }
+  return tile;
+}
+
+@compute @workgroup_size(WG)
 fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_id) lid: vec3u) {
-  let id = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  let id = flat_id(wid, nwg, lid);
   let col_blocks = (params.N + BLOCK - 1u) / BLOCK;
   let row0 = (id / col_blocks) * BLOCK;
   let col0 = (id % col_blocks) * BLOCK;
   if (row0 >= params.M) { return; }
-  var acc0l = vec4f();
-  var acc0r = vec4f();
-  var acc1l = vec4f();
-  var acc1r = vec4f();
-  var acc2l = vec4f();
-  var acc2r = vec4f();
-  var acc3l = vec4f();
-  var acc3r = vec4f();
-  var acc4l = vec4f();
-  var acc4r = vec4f();
-  var acc5l = vec4f();
-  var acc5r = vec4f();
-  var acc6l = vec4f();
-  var acc6r = vec4f();
-  var acc7l = vec4f();
-  var acc7r = vec4f();
-  for (var k = params.k_begin; k < params.k_end; k++) {
-    let left = b_at(k, col0);
-    let right = b_at(k, col0 + 4u);
-    let a0 = a_at(row0 + 0u, k);
-    acc0l += a0 * left;
-    acc0r += a0 * right;
-    let a1 = a_at(row0 + 1u, k);
-    acc1l += a1 * left;
-    acc1r += a1 * right;
-    let a2 = a_at(row0 + 2u, k);
-    acc2l += a2 * left;
-    acc2r += a2 * right;
-    let a3 = a_at(row0 + 3u, k);
-    acc3l += a3 * left;
-    acc3r += a3 * right;
-    let a4 = a_at(row0 + 4u, k);
-    acc4l += a4 * left;
-    acc4r += a4 * right;
-    let a5 = a_at(row0 + 5u, k);
-    acc5l += a5 * left;
-    acc5r += a5 * right;
-    let a6 = a_at(row0 + 6u, k);
-    acc6l += a6 * left;
-    acc6r += a6 * right;
-    let a7 = a_at(row0 + 7u, k);
-    acc7l += a7 * left;
-    acc7r += a7 * right;
+  var tile = block_sum(row0, col0);
+  for (var i = 0u; i < BLOCK; i++) {
+    store(row0 + i, col0, tile_row(&tile, i, 0u));
+    store(row0 + i, col0 + 4u, tile_row(&tile, i, 1u));
   }
-  store(row0 + 0u, col0, acc0l);
-  store(row0 + 0u, col0 + 4u, acc0r);
-  store(row0 + 1u, col0, acc1l);
-  store(row0 + 1u, col0 + 4u, acc1r);
-  store(row0 + 2u, col0, acc2l);
-  store(row0 + 2u, col0 + 4u, acc2r);
-  store(row0 + 3u, col0, acc3l);
-  store(row0 + 3u, col0 + 4u, acc3r);
-  store(row0 + 4u, col0, acc4l);
-  store(row0 + 4u, col0 + 4u, acc4r);
-  store(row0 + 5u, col0, acc5l);
-  store(row0 + 5u, col0 + 4u, acc5r);
-  store(row0 + 6u, col0, acc6l);
-  store(row0 + 6u, col0 + 4u, acc6r);
-  store(row0 + 7u, col0, acc7l);
-  store(row0 + 7u, col0 + 4u, acc7r);
 }

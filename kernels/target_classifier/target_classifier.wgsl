@@ -36,7 +36,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> bias: array<f32>; // [T, N]
 @group(0) @binding(5) var<storage, read> gate: array<f32>; // laid out as C: the ReLU outputs
 
-const WG: u32 = 64u;
 const ROWS: u32 = 8u;
 
 // Blocks 8 columns wide for wide outputs; 4 where C_t has at most 4 columns (the logits and
@@ -44,10 +43,6 @@ const ROWS: u32 = 8u;
 // sets WIDE; COLS follows from it.
 override WIDE: bool = true;
 override COLS: u32 = select(4u, 8u, WIDE);
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 struct Block {
   t: u32,
@@ -63,31 +58,16 @@ fn block_of(id: u32) -> Block {
                (id % col_blocks) * COLS);
 }
 
-// The block's partial products over the slice: row i, columns 4h..4h+3 at index 2i + h. Rows
+// The block's partial products over the slice: read by tile_row. Rows
 // and columns past the edge are clamped onto the last one and never written.
-fn block_sum(blk: Block) -> array<vec4f, 16> {
+fn block_sum(blk: Block) -> Tile8x8 {
   let last_row = vec4u(params.M - 1u);
   let last_col = vec4u(params.N - 1u);
   let a_top = blk.t * params.a_t + min(blk.row0 + vec4u(0u, 1u, 2u, 3u), last_row) * params.a_m;
   let a_low = blk.t * params.a_t + min(blk.row0 + vec4u(4u, 5u, 6u, 7u), last_row) * params.a_m;
   let b_left = blk.t * params.b_t + min(blk.col0 + vec4u(0u, 1u, 2u, 3u), last_col) * params.b_n;
   let b_right = blk.t * params.b_t + min(blk.col0 + vec4u(4u, 5u, 6u, 7u), last_col) * params.b_n;
-  var acc0l = vec4f();
-  var acc0r = vec4f();
-  var acc1l = vec4f();
-  var acc1r = vec4f();
-  var acc2l = vec4f();
-  var acc2r = vec4f();
-  var acc3l = vec4f();
-  var acc3r = vec4f();
-  var acc4l = vec4f();
-  var acc4r = vec4f();
-  var acc5l = vec4f();
-  var acc5r = vec4f();
-  var acc6l = vec4f();
-  var acc6r = vec4f();
-  var acc7l = vec4f();
-  var acc7r = vec4f();
+  var tile = Tile8x8();
   for (var k = params.k_begin; k < params.k_end; k++) {
     let top = a_top + k * params.a_k;
     let low = a_low + k * params.a_k;
@@ -98,33 +78,10 @@ fn block_sum(blk: Block) -> array<vec4f, 16> {
       let br = b_right + k * params.b_k;
       right = vec4f(b[br.x], b[br.y], b[br.z], b[br.w]);
     }
-    let a0 = a[top.x];
-    acc0l += a0 * left;
-    acc0r += a0 * right;
-    let a1 = a[top.y];
-    acc1l += a1 * left;
-    acc1r += a1 * right;
-    let a2 = a[top.z];
-    acc2l += a2 * left;
-    acc2r += a2 * right;
-    let a3 = a[top.w];
-    acc3l += a3 * left;
-    acc3r += a3 * right;
-    let a4 = a[low.x];
-    acc4l += a4 * left;
-    acc4r += a4 * right;
-    let a5 = a[low.y];
-    acc5l += a5 * left;
-    acc5r += a5 * right;
-    let a6 = a[low.z];
-    acc6l += a6 * left;
-    acc6r += a6 * right;
-    let a7 = a[low.w];
-    acc7l += a7 * left;
-    acc7r += a7 * right;
+    tile_add(&tile, vec4f(a[top.x], a[top.y], a[top.z], a[top.w]),
+             vec4f(a[low.x], a[low.y], a[low.z], a[low.w]), left, right);
   }
-  return array<vec4f, 16>(acc0l, acc0r, acc1l, acc1r, acc2l, acc2r, acc3l, acc3r,
-                          acc4l, acc4r, acc5l, acc5r, acc6l, acc6r, acc7l, acc7r);
+  return tile;
 }
 
 fn c_at(blk: Block, i: u32, j: u32) -> u32 {
@@ -147,7 +104,7 @@ fn affine(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
       if (inside(blk, i, j)) {
         let at = c_at(blk, i, j);
         let start = select(bias[blk.t * params.N + blk.col0 + j], c[at], params.add_to_c != 0u);
-        let value = start + sums[2u * i + j / 4u][j % 4u];
+        let value = start + tile_row(&sums, i, j / 4u)[j % 4u];
         c[at] = select(value, max(value, 0.0), params.relu != 0u && params.last != 0u);
       }
     }
@@ -166,7 +123,7 @@ fn relu_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     for (var j = 0u; j < COLS; j++) {
       if (inside(blk, i, j)) {
         let at = c_at(blk, i, j);
-        let value = select(0.0, c[at], params.add_to_c != 0u) + sums[2u * i + j / 4u][j % 4u];
+        let value = select(0.0, c[at], params.add_to_c != 0u) + tile_row(&sums, i, j / 4u)[j % 4u];
         c[at] = select(value, 0.0, params.last != 0u && gate[at] <= 0.0);
       }
     }
@@ -184,7 +141,7 @@ fn product(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     for (var j = 0u; j < COLS; j++) {
       if (inside(blk, i, j)) {
         let at = c_at(blk, i, j);
-        c[at] = select(0.0, c[at], params.add_to_c != 0u) + sums[2u * i + j / 4u][j % 4u];
+        c[at] = select(0.0, c[at], params.add_to_c != 0u) + tile_row(&sums, i, j / 4u)[j % 4u];
       }
     }
   }

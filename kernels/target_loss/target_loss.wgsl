@@ -27,12 +27,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> terms: array<f32>; // [B, T]
 @group(0) @binding(7) var<storage, read_write> r: array<f32>; // [B]
 
-const WG: u32 = 64u;
 const LOWEST: f32 = -3.40282347e38;
-
-fn flat_id(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
 
 // Log-sum-exp from the maximum, so no exponent overflows. At most 3·C loop trips: the launcher
 // bounds C.

@@ -41,7 +41,6 @@ override HAS_DP: bool = true;
 @group(0) @binding(7) var<storage, read> dm: array<f32>; // [B, L, T]
 @group(0) @binding(8) var<storage, read_write> da: array<f32>; // [B, L, T+1]
 
-const WG: u32 = 64u;
 const SOFT: u32 = 0u;
 const HARD: u32 = 2u;
 const LOWEST: f32 = -3.40282347e38;
@@ -56,21 +55,6 @@ struct Best {
 var<workgroup> best_values: array<f32, WG>;
 var<workgroup> best_indices: array<u32, WG>;
 var<workgroup> sums: array<f32, WG>;
-
-// log((1 + s)/(1 − s)) = 2·atanh(s) for |s| ≤ 1/3, as its odd series up to s¹³ (the rest is
-// under 2^-26 of the sum): logs of arguments near 1 keep their relative precision, which WGSL's
-// log does not promise there (it bounds only the absolute error).
-fn log_ratio(s: f32) -> f32 {
-  let s2 = s * s;
-  return 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 +
-    s2 * (1.0 / 11.0 + s2 / 13.0))))));
-}
-
-// −log(u) for u in (0, 1), to a few ulps: the Gumbel noise needs it for u up to 1 − 2^-24.
-fn neg_log(u: f32) -> f32 {
-  if (u < 0.5) { return -log(u); }
-  return log_ratio((1.0 - u) / (1.0 + u));
-}
 
 fn logit(index: u32) -> f32 {
   var noise = 0.0;
