@@ -189,8 +189,8 @@ export interface ParityCase {
 export interface KernelCheck {
   name: string;
   /**
-   * Its finite-difference fixture; absent for the optimizer (no backward) and for the naive
-   * layer, a second implementation of the reference that the fast layer's fixture checks.
+   * Its finite-difference fixture; absent for the optimizer (no backward) and for a second
+   * implementation of a reference whose fixture another kernel holds (see `fixtureOf`).
    */
   fixture?: {
     /** File name under `fixtures/fd/`. */
@@ -202,6 +202,8 @@ export interface KernelCheck {
   };
   /** GPU-vs-reference parity cases, edge cases included. */
   parityCases: ParityCase[];
+  /** The kernel whose fixture checks this one's reference gradients (the naive layer's). */
+  fixtureOf?: string;
 }
 
 /**

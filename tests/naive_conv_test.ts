@@ -10,6 +10,7 @@ import {
 } from "../kernels/naive_conv/naive_conv.ts";
 import { drawLayerInputs, kinkFree } from "../kernels/masked_conv/check.ts";
 import { naiveConvCheck } from "../kernels/naive_conv/check.ts";
+import { KERNEL_CHECKS } from "../kernels/checks.ts";
 import { registerKernelTests } from "./kernel_tests.ts";
 import { toProjectionLayout } from "../kernels/projection/projection.ts";
 import { mulberry32 } from "../base/rng.ts";
@@ -224,4 +225,9 @@ Deno.test("naive layer refuses its activations when x, m or h must be split", as
   } finally {
     layer.destroy();
   }
+});
+
+Deno.test("the naive layer's gradients are checked by the fixture of the kernel it names", () => {
+  const owner = KERNEL_CHECKS.find((kernel) => kernel.name === naiveConvCheck.fixtureOf);
+  assert.ok(owner?.fixture, `${naiveConvCheck.fixtureOf} holds no fixture`);
 });

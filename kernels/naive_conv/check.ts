@@ -101,6 +101,7 @@ async function parity(gpu: Gpu, naiveCase: NaiveCase): Promise<CheckResult[]> {
  */
 export const naiveConvCheck: KernelCheck = {
   name: KERNEL,
+  fixtureOf: "masked conv layer",
   parityCases: CASES.map((naiveCase) => ({
     label: label(naiveCase),
     run: (gpu) => parity(gpu, naiveCase),
