@@ -14,7 +14,7 @@ import {
   tensorBuffer,
   uniformBuffer,
 } from "../gpu.ts";
-import { LOOP_TRIPS } from "../launch.ts";
+import { LOOP_TRIPS, type Stage } from "../launch.ts";
 import { HASH_WGSL } from "../hash.ts";
 import EMBEDDING_WGSL from "./embedding.wgsl" with { type: "text" };
 import type { EmbeddingShape } from "./reference.ts";
@@ -141,7 +141,7 @@ const STATE = { step: 4, training: 8, tokens: 12 };
  * console.log(new Float32Array((await readBuffers(gpu, [x]))[0])); // [5, 6, 0, 0]
  * ```
  */
-export class EmbeddingLaunch {
+export class EmbeddingLaunch implements Stage {
   readonly shape: EmbeddingShape;
   #gpu: Gpu;
   #state: GPUBuffer;
@@ -267,10 +267,12 @@ export class EmbeddingLaunch {
 
   /**
    * Records the backward of the uploaded index: writes ALL of dE, the gradient for the rows the
-   * batch uses and 0 for every other row, so the caller clears nothing.
+   * batch uses and 0 for every other row, so the caller clears nothing. A launcher built
+   * without gradient buffers (frozen embeddings) records nothing.
    */
   encodeBackward(pass: GPUComputePassEncoder): void {
-    const { clear, gather, slices } = this.#requireBackward();
+    if (!this.#backward) return;
+    const { clear, gather, slices } = this.#backward;
     const { D, V } = this.shape;
     pass.setPipeline(clear.pipeline);
     pass.setBindGroup(0, clear.group);

@@ -13,7 +13,7 @@ import {
   uniformBuffer,
   WORKGROUP_SIZE,
 } from "../gpu.ts";
-import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS, type Stage } from "../launch.ts";
 import REGULARISERS_WGSL from "./mask_regularisers.wgsl" with { type: "text" };
 import type { RegulariserShape, RegulariserWeights } from "./reference.ts";
 
@@ -50,7 +50,7 @@ export interface MaskRegularisersBuffers {
  * regularisers.destroy();
  * ```
  */
-export class MaskRegularisersLaunch {
+export class MaskRegularisersLaunch implements Stage {
   readonly shape: RegulariserShape;
   #gpu: Gpu;
   #own: GPUBuffer[];

@@ -10,7 +10,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
-import { type Dispatch, encodeAll, type Launch, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, type Launch, LOOP_TRIPS, type Stage } from "../launch.ts";
 import {
   fromProjectionLayout,
   MatmulLaunch,
@@ -161,7 +161,7 @@ export class ColumnSumLaunch implements Launch {
  * masker.destroy();
  * ```
  */
-export class ConvMasker {
+export class ConvMasker implements Stage {
   readonly shape: MaskerShape;
   /** Hidden units u: [B,L,H], 0 at padding. */
   readonly u: GPUBuffer;

@@ -69,7 +69,7 @@ async function parity(gpu: Gpu, lossCase: LossCase): Promise<CheckResult[]> {
   loss.setLabels(y);
   const encoder = gpu.device.createCommandEncoder();
   const pass = encoder.beginComputePass();
-  loss.encode(pass);
+  loss.encodeForward(pass);
   pass.end();
   gpu.device.queue.submit([encoder.finish()]);
   const [r, dlogits, probabilities] = (await readBuffers(gpu, [

@@ -10,7 +10,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
-import { type Dispatch, encodeAll } from "../launch.ts";
+import { type Dispatch, encodeAll, type Stage } from "../launch.ts";
 import type { LossShape } from "./reference.ts";
 import LOSS_WGSL from "./target_loss.wgsl" with { type: "text" };
 
@@ -53,7 +53,7 @@ export interface LossOptions {
  * loss.setLabels(Int32Array.from([1]));
  * const encoder = gpu.device.createCommandEncoder();
  * const pass = encoder.beginComputePass();
- * loss.encode(pass);
+ * loss.encodeForward(pass);
  * pass.end();
  * gpu.device.queue.submit([encoder.finish()]);
  * const [r, d] = await readBuffers(gpu, [loss.documentLoss, dlogits]);
@@ -61,7 +61,7 @@ export interface LossOptions {
  * loss.destroy();
  * ```
  */
-export class TargetLossLaunch {
+export class TargetLossLaunch implements Stage {
   readonly shape: LossShape;
   /** y: [B,T] i32, uploaded by {@link TargetLossLaunch.setLabels}. */
   readonly labels: GPUBuffer;
@@ -178,9 +178,12 @@ export class TargetLossLaunch {
   }
 
   /** Records the loss: probabilities, dlogits and r. */
-  encode(pass: GPUComputePassEncoder): void {
+  encodeForward(pass: GPUComputePassEncoder): void {
     encodeAll(this.#gpu, pass, this.#dispatches);
   }
+
+  /** Records nothing: the forward already wrote the logits' gradient. */
+  encodeBackward(_pass: GPUComputePassEncoder): void {}
 
   /** Frees the buffers the launcher owns (not the caller's logits and dlogits). */
   destroy(): void {

@@ -15,7 +15,7 @@ import {
   uniformBuffer,
   WORKGROUP_SIZE,
 } from "../gpu.ts";
-import { LOOP_TRIPS } from "../launch.ts";
+import { LOOP_TRIPS, type Stage } from "../launch.ts";
 import { HASH_WGSL } from "../hash.ts";
 import type { SoftmaxMode, SoftmaxSampling, TokenSoftmaxShape } from "./reference.ts";
 import SOFTMAX_WGSL from "./token_softmax.wgsl" with { type: "text" };
@@ -61,7 +61,7 @@ export interface TokenSoftmaxBuffers {
  * softmax.destroy();
  * ```
  */
-export class TokenSoftmaxLaunch {
+export class TokenSoftmaxLaunch implements Stage {
   readonly shape: TokenSoftmaxShape;
   /** The soft p [B,L,T+1] of the last forward (equal to p except in hard mode). */
   readonly pSoft: GPUBuffer;

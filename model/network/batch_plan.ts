@@ -130,13 +130,13 @@ export class BatchPlan {
     this.classifier = classifierStage(build, act);
     this.loss = lossLaunch(build, this.classifier);
     this.stages = [
-      embeddingStage(this.embedding, model.parts.embedding.trainable),
+      this.embedding,
       masker,
       this.softmax,
       regularisers,
       this.layer,
       this.classifier,
-      lossStage(this.loss),
+      this.loss,
     ];
     this.tensors = [
       ["embeddings x", act.x],
@@ -229,17 +229,6 @@ function embeddingLaunch(
     x: act.x,
     grad: E.trainable ? { dx: act.dx, dE: E.grad } : undefined,
   }, { p: config.dropout, seed: model.seeds.dropout, training: true });
-}
-
-/** Frozen embeddings have no backward. */
-function embeddingStage(launch: EmbeddingLaunch, trainable: boolean): Stage {
-  return {
-    encodeForward: (pass) => launch.encodeForward(pass),
-    encodeBackward: (pass) => {
-      if (trainable) launch.encodeBackward(pass);
-    },
-    destroy: () => launch.destroy(),
-  };
 }
 
 function maskerStage(build: Build, act: MaskedConvActivations): MaskerStage {
@@ -360,13 +349,4 @@ function lossLaunch(
     logits: classifier.logits,
     dlogits: classifier.dlogits,
   }, { weight: 1 / B, classes: space.classes.map((c) => c.length) });
-}
-
-/** The loss writes the logits' gradient in its forward, so its backward has nothing to do. */
-function lossStage(loss: TargetLossLaunch): Stage {
-  return {
-    encodeForward: (pass) => loss.encode(pass),
-    encodeBackward() {},
-    destroy: () => loss.destroy(),
-  };
 }

@@ -34,6 +34,7 @@ import {
   type TrainState,
 } from "./checkpoint.ts";
 import { saveModel } from "../files/model_dir.ts";
+import { writeFileAtomic } from "../files/safetensors.ts";
 import { lockRunFolder } from "./run_lock.ts";
 import {
   type Batch,
@@ -289,7 +290,7 @@ async function initialState({ run, gpu, model, metricsPath }: Training): Promise
     run.log(`resuming epoch ${state.epoch} after batch ${state.batchesDone} (step ${state.step})`);
     return state;
   }
-  await Deno.writeTextFile(metricsPath, METRICS_HEADER);
+  await writeFileAtomic(metricsPath, new TextEncoder().encode(METRICS_HEADER));
   return {
     trainPath: run.trainPath,
     validPath: run.validPath,
@@ -442,13 +443,12 @@ async function validate(
   const score = validationScore(evaluate(outputs, validDocs, space, threshold));
   const sums = state.epochSums;
   const n = Math.max(sums.documents, 1);
-  await Deno.writeTextFile(
-    metricsPath,
-    `${state.epoch},${((sums.prediction + sums.regularisers) / n).toFixed(6)},` +
-      `${(sums.prediction / n).toFixed(6)},${(sums.regularisers / n).toFixed(6)},` +
-      `${metricName},${score.toFixed(6)},${threshold.toFixed(6)},${sums.seconds.toFixed(2)}\n`,
-    { append: true },
-  );
+  const row = `${state.epoch},${((sums.prediction + sums.regularisers) / n).toFixed(6)},` +
+    `${(sums.prediction / n).toFixed(6)},${(sums.regularisers / n).toFixed(6)},` +
+    `${metricName},${score.toFixed(6)},${threshold.toFixed(6)},${sums.seconds.toFixed(2)}\n`;
+  // Rewritten whole, atomically like every file of the folder: a failed write loses no row.
+  const previous = await Deno.readTextFile(metricsPath);
+  await writeFileAtomic(metricsPath, new TextEncoder().encode(previous + row));
   return { score, threshold };
 }
 
