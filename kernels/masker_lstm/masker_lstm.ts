@@ -8,7 +8,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
-import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS, type Stage } from "../launch.ts";
 import { MatmulLaunch } from "../projection/projection.ts";
 import LSTM_WGSL from "./masker_lstm.wgsl" with { type: "text" };
 import type { MaskerLstmShape } from "./reference.ts";
@@ -82,7 +82,7 @@ interface DirectionPlan {
  * masker.destroy();
  * ```
  */
-export class MaskerLstmLaunch {
+export class MaskerLstmLaunch implements Stage {
   readonly shape: MaskerLstmShape;
   readonly activations: MaskerLstmActivations;
   #gpu: Gpu;
@@ -117,82 +117,12 @@ export class MaskerLstmLaunch {
     const du = buffer(rows * 2 * H, "du");
     this.activations = { u, a: buffer(rows * classes, "a"), da: buffer(rows * classes, "da") };
     const { a, da } = this.activations;
-    const { x, lengths, dx } = inputs;
 
-    const forwardStep = computePipeline(gpu, LSTM_WGSL, "forward_step");
-    const backwardStep = computePipeline(gpu, LSTM_WGSL, "backward_step");
+    const shared = { ones, u, du, ...inputs };
     [parameters.fwd, parameters.bwd].forEach((lstm, rightToLeft) => {
-      const gates = buffer(rows * 4 * H, "gates");
-      const c = buffer(rows * H, "c");
-      const hPrev = buffer(rows * H, "h prev");
-      const dgates = buffer(rows * 4 * H, "dgates");
-      const dcCarry = buffer(B * H, "dc carry");
-      const plan: DirectionPlan = {
-        project: [
-          new MatmulLaunch(gpu, { M: rows, N: 4 * H, K: D }, x, lstm.Wx, gates),
-          new MatmulLaunch(
-            gpu,
-            { M: rows, N: 4 * H, K: 1, accumulate: true },
-            ones,
-            lstm.bias,
-            gates,
-          ),
-        ],
-        steps: [],
-        backSteps: [],
-        grads: [
-          new MatmulLaunch(gpu, { M: D, N: 4 * H, K: rows, transA: true }, x, dgates, lstm.dWx),
-          new MatmulLaunch(gpu, { M: H, N: 4 * H, K: rows, transA: true }, hPrev, dgates, lstm.dWh),
-          new MatmulLaunch(gpu, { M: 1, N: 4 * H, K: rows }, ones, dgates, lstm.dbias),
-          new MatmulLaunch(
-            gpu,
-            {
-              M: rows,
-              N: D,
-              K: 4 * H,
-              transB: true,
-              // The right-to-left LSTM adds onto what the left-to-right one wrote.
-              accumulate: rightToLeft === 1 || options.accumulate,
-            },
-            dgates,
-            lstm.Wx,
-            dx,
-          ),
-        ],
-      };
-      for (let step = 0; step < L; step++) {
-        const params = uniformBuffer(gpu, [B, L, H, rightToLeft, step], "lstm step params");
-        this.#buffers.push(params);
-        plan.steps.push({
-          pipeline: forwardStep,
-          invocations: B * H,
-          group: bindBuffers(gpu, forwardStep, {
-            0: params,
-            1: lengths,
-            2: lstm.Wh,
-            3: gates,
-            4: c,
-            5: hPrev,
-            6: u,
-          }),
-        });
-        plan.backSteps.push({
-          pipeline: backwardStep,
-          invocations: B * H,
-          group: bindBuffers(gpu, backwardStep, {
-            0: params,
-            1: lengths,
-            2: lstm.Wh,
-            3: gates,
-            4: c,
-            7: du,
-            8: dgates,
-            9: dcCarry,
-          }),
-        });
-      }
-      plan.backSteps.reverse();
-      this.#directions.push(plan);
+      // The right-to-left LSTM adds onto the dx the left-to-right one wrote.
+      const accumulate = rightToLeft === 1 || (options.accumulate ?? false);
+      this.#directions.push(this.#directionPlan(lstm, rightToLeft, shared, accumulate));
     });
     const { Wo, bo, dWo, dbo } = parameters;
     this.#output = [
@@ -204,6 +134,78 @@ export class MaskerLstmLaunch {
       new MatmulLaunch(gpu, { M: 2 * H, N: classes, K: rows, transA: true }, u, da, dWo),
       new MatmulLaunch(gpu, { M: 1, N: classes, K: rows }, ones, da, dbo),
     ];
+  }
+
+  /**
+   * One direction's launches: the input projection, one dispatch per time step forward and
+   * backward (sequential: step l needs step l − 1), and the weight and input gradients, dx
+   * added to what `dx` holds when `accumulateDx`.
+   */
+  #directionPlan(
+    lstm: LstmParameters,
+    rightToLeft: number,
+    io: MaskerLstmInputs & { ones: GPUBuffer; u: GPUBuffer; du: GPUBuffer },
+    accumulateDx: boolean,
+  ): DirectionPlan {
+    const gpu = this.#gpu;
+    const { B, L, D, H } = this.shape;
+    const rows = B * L;
+    const { ones, u, du, x, lengths, dx } = io;
+    const buffer = (elements: number, label: string) => {
+      const b = tensorBuffer(gpu, elements, label);
+      this.#buffers.push(b);
+      return b;
+    };
+    const gates = buffer(rows * 4 * H, "gates");
+    const c = buffer(rows * H, "c");
+    const hPrev = buffer(rows * H, "h prev");
+    const dgates = buffer(rows * 4 * H, "dgates");
+    const dcCarry = buffer(B * H, "dc carry");
+    const forwardStep = computePipeline(gpu, LSTM_WGSL, "forward_step");
+    const backwardStep = computePipeline(gpu, LSTM_WGSL, "backward_step");
+    const plan: DirectionPlan = {
+      project: [
+        new MatmulLaunch(gpu, { M: rows, N: 4 * H, K: D }, x, lstm.Wx, gates),
+        new MatmulLaunch(
+          gpu,
+          { M: rows, N: 4 * H, K: 1, accumulate: true },
+          ones,
+          lstm.bias,
+          gates,
+        ),
+      ],
+      steps: [],
+      backSteps: [],
+      grads: [
+        new MatmulLaunch(gpu, { M: D, N: 4 * H, K: rows, transA: true }, x, dgates, lstm.dWx),
+        new MatmulLaunch(gpu, { M: H, N: 4 * H, K: rows, transA: true }, hPrev, dgates, lstm.dWh),
+        new MatmulLaunch(gpu, { M: 1, N: 4 * H, K: rows }, ones, dgates, lstm.dbias),
+        new MatmulLaunch(
+          gpu,
+          { M: rows, N: D, K: 4 * H, transB: true, accumulate: accumulateDx },
+          dgates,
+          lstm.Wx,
+          dx,
+        ),
+      ],
+    };
+    for (let step = 0; step < L; step++) {
+      const params = uniformBuffer(gpu, [B, L, H, rightToLeft, step], "lstm step params");
+      this.#buffers.push(params);
+      const common = { 0: params, 1: lengths, 2: lstm.Wh, 3: gates, 4: c };
+      plan.steps.push({
+        pipeline: forwardStep,
+        invocations: B * H,
+        group: bindBuffers(gpu, forwardStep, { ...common, 5: hPrev, 6: u }),
+      });
+      plan.backSteps.push({
+        pipeline: backwardStep,
+        invocations: B * H,
+        group: bindBuffers(gpu, backwardStep, { ...common, 7: du, 8: dgates, 9: dcCarry }),
+      });
+    }
+    plan.backSteps.reverse();
+    return plan;
   }
 
   /** Records the forward into `pass`: u and a, and what the backward needs. */

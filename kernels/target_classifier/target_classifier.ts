@@ -13,7 +13,7 @@
  */
 
 import { bindBuffers, computePipeline, type Gpu, tensorBuffer, uniformBuffer } from "../gpu.ts";
-import { type Dispatch, encodeAll } from "../launch.ts";
+import { type Dispatch, encodeAll, type Stage } from "../launch.ts";
 import { MATMUL_K_CHUNK } from "../projection/projection.ts";
 import { classifierLayers, classifierParameterShapes, type ClassifierShape } from "./reference.ts";
 import CLASSIFIER_WGSL from "./target_classifier.wgsl" with { type: "text" };
@@ -86,6 +86,50 @@ interface MatmulPlan {
 }
 
 /**
+ * Throws unless the sizes are positive integers, every target's tensors fit the adapter's
+ * binding limit in one launcher, and every buffer the caller passes is large enough.
+ */
+function checkClassifier(gpu: Gpu, shape: ClassifierShape, buffers: ClassifierBuffers): void {
+  const { B, T, F, C } = shape;
+  const layers = classifierLayers(shape);
+  if (![B, T, F, C, ...layers.map((l) => l.outputs)].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RangeError(
+      `target classifier: sizes must be positive integers, got ${JSON.stringify(shape)}`,
+    );
+  }
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  const fit = maxClassifierTargets(shape, limit);
+  if (T > fit) {
+    throw new RangeError(
+      `target classifier: ${T} targets need bindings over maxStorageBufferBindingSize ` +
+        `${limit} bytes; ` +
+        (fit > 0
+          ? `at most ${fit} fit one launcher: build one per range of targets (each range's ` +
+            `parameters are a contiguous slice)`
+          : `not even one target fits: lower the batch size or the hidden units`),
+    );
+  }
+  const expected = [
+    { name: "h", buffer: buffers.h, elements: B * T * F },
+    { name: "dh", buffer: buffers.dh, elements: B * T * F },
+    ...classifierParameterShapes(shape).flatMap(({ name, shape: dims }, i) => {
+      const elements = dims.reduce((p, n) => p * n, 1);
+      return [
+        { name, buffer: buffers.params[i], elements },
+        { name: `d${name}`, buffer: buffers.grads[i], elements },
+      ];
+    }),
+  ];
+  for (const { name, buffer, elements } of expected) {
+    if (!buffer || buffer.size < elements * 4) {
+      throw new RangeError(
+        `target classifier: ${name} needs ${elements * 4} bytes, got ${buffer?.size ?? "none"}`,
+      );
+    }
+  }
+}
+
+/**
  * The classifiers of one batch shape, built once: per layer a forward `affine` dispatch, and
  * in the backward the weight gradient, the bias gradient and the input gradient, each sliced so
  * no invocation loops more than {@link MATMUL_K_CHUNK} times. Nothing needs clearing by the
@@ -112,7 +156,7 @@ interface MatmulPlan {
  * classifier.destroy();
  * ```
  */
-export class TargetClassifierLaunch {
+export class TargetClassifierLaunch implements Stage {
   readonly shape: ClassifierShape;
   /** logits: [B,T,C], written by the forward. */
   readonly logits: GPUBuffer;
@@ -129,46 +173,11 @@ export class TargetClassifierLaunch {
     buffers: ClassifierBuffers,
     { accumulate = false }: ClassifierOptions = {},
   ) {
+    checkClassifier(gpu, shape, buffers);
     this.#gpu = gpu;
     this.shape = shape;
-    const { B, T, F, C } = shape;
+    const { B, T, C } = shape;
     const layers = classifierLayers(shape);
-    if (![B, T, F, C, ...layers.map((l) => l.outputs)].every((n) => Number.isInteger(n) && n > 0)) {
-      throw new RangeError(
-        `target classifier: sizes must be positive integers, got ${JSON.stringify(shape)}`,
-      );
-    }
-    const limit = gpu.limits.maxStorageBufferBindingSize;
-    const fit = maxClassifierTargets(shape, limit);
-    if (T > fit) {
-      throw new RangeError(
-        `target classifier: ${T} targets need bindings over maxStorageBufferBindingSize ` +
-          `${limit} bytes; ` +
-          (fit > 0
-            ? `at most ${fit} fit one launcher: build one per range of targets (each range's ` +
-              `parameters are a contiguous slice)`
-            : `not even one target fits: lower the batch size or the hidden units`),
-      );
-    }
-    const expected = [
-      { name: "h", buffer: buffers.h, elements: B * T * F },
-      { name: "dh", buffer: buffers.dh, elements: B * T * F },
-      ...classifierParameterShapes(shape).flatMap(({ name, shape: dims }, i) => {
-        const elements = dims.reduce((p, n) => p * n, 1);
-        return [
-          { name, buffer: buffers.params[i], elements },
-          { name: `d${name}`, buffer: buffers.grads[i], elements },
-        ];
-      }),
-    ];
-    for (const { name, buffer, elements } of expected) {
-      if (!buffer || buffer.size < elements * 4) {
-        throw new RangeError(
-          `target classifier: ${name} needs ${elements * 4} bytes, got ${buffer?.size ?? "none"}`,
-        );
-      }
-    }
-
     const owned = (elements: number, label: string) => {
       const buffer = tensorBuffer(gpu, elements, label);
       this.#owned.push(buffer);
@@ -185,59 +194,77 @@ export class TargetClassifierLaunch {
     });
     activations.push(this.logits);
     activationGrads.push(this.dlogits);
-
-    layers.forEach(({ inputs: I, outputs: O, relu }, i) => {
-      const [W, bias] = [buffers.params[2 * i], buffers.params[2 * i + 1]];
-      this.#forward.push(...this.#matmul({
-        entry: "affine",
-        M: B,
-        N: O,
-        K: I,
-        a: [I, T * I, 1],
-        b: [I * O, O, 1],
-        c: [O, T * O],
-        buffers: { 1: activations[i], 2: W, 3: activations[i + 1], 4: bias },
-        accumulate: false,
-        relu,
-      }));
-    });
+    layers.forEach((_, i) => this.#forward.push(...this.#layerForward(i, buffers, activations)));
     for (let i = layers.length - 1; i >= 0; i--) {
-      const { inputs: I, outputs: O } = layers[i];
-      const [W, dW, dbias] = [
-        buffers.params[2 * i],
-        buffers.grads[2 * i],
-        buffers.grads[2 * i + 1],
-      ];
-      const dout = activationGrads[i + 1];
-      this.#backward.push(...this.#matmul({
-        entry: "product",
-        M: I,
-        N: O,
-        K: B,
-        a: [I, 1, T * I],
-        b: [O, T * O, 1],
-        c: [I * O, O],
-        buffers: { 1: activations[i], 2: dout, 3: dW },
-        accumulate,
-        relu: false,
-      }));
-      this.#backward.push(...this.#sumDocuments(dout, dbias, O, accumulate));
-      const gated = i > 0 && layers[i - 1].relu;
-      const inputGradBuffers: Record<number, GPUBuffer> = { 1: dout, 2: W, 3: activationGrads[i] };
-      if (gated) inputGradBuffers[5] = activations[i];
-      this.#backward.push(...this.#matmul({
-        entry: gated ? "relu_backward" : "product",
-        M: B,
-        N: I,
-        K: O,
-        a: [O, T * O, 1],
-        b: [I * O, 1, O],
-        c: [I, T * I],
-        buffers: inputGradBuffers,
-        accumulate: false,
-        relu: false,
-      }));
+      this.#backward.push(
+        ...this.#layerBackward(i, buffers, activations, activationGrads, accumulate),
+      );
     }
+  }
+
+  /** Layer i's forward: activations[i + 1] = relu?(bias + activations[i]·W), per target. */
+  #layerForward(i: number, buffers: ClassifierBuffers, activations: GPUBuffer[]): Dispatch[] {
+    const { B, T } = this.shape;
+    const { inputs: I, outputs: O, relu } = classifierLayers(this.shape)[i];
+    const [W, bias] = [buffers.params[2 * i], buffers.params[2 * i + 1]];
+    return this.#matmul({
+      entry: "affine",
+      M: B,
+      N: O,
+      K: I,
+      a: [I, T * I, 1],
+      b: [I * O, O, 1],
+      c: [O, T * O],
+      buffers: { 1: activations[i], 2: W, 3: activations[i + 1], 4: bias },
+      accumulate: false,
+      relu,
+    });
+  }
+
+  /**
+   * Layer i's backward from the gradient of its output: dW (+)= inᵀ·dout, dbias (+)= Σ_b dout,
+   * and the gradient of its input dout·Wᵀ, gated by the ReLU that made the input, if any.
+   */
+  #layerBackward(
+    i: number,
+    buffers: ClassifierBuffers,
+    activations: GPUBuffer[],
+    activationGrads: GPUBuffer[],
+    accumulate: boolean,
+  ): Dispatch[] {
+    const { B, T } = this.shape;
+    const layers = classifierLayers(this.shape);
+    const { inputs: I, outputs: O } = layers[i];
+    const [W, dW, dbias] = [buffers.params[2 * i], buffers.grads[2 * i], buffers.grads[2 * i + 1]];
+    const dout = activationGrads[i + 1];
+    const weightGrad = this.#matmul({
+      entry: "product",
+      M: I,
+      N: O,
+      K: B,
+      a: [I, 1, T * I],
+      b: [O, T * O, 1],
+      c: [I * O, O],
+      buffers: { 1: activations[i], 2: dout, 3: dW },
+      accumulate,
+      relu: false,
+    });
+    const gated = i > 0 && layers[i - 1].relu;
+    const inputGradBuffers: Record<number, GPUBuffer> = { 1: dout, 2: W, 3: activationGrads[i] };
+    if (gated) inputGradBuffers[5] = activations[i];
+    const inputGrad = this.#matmul({
+      entry: gated ? "relu_backward" : "product",
+      M: B,
+      N: I,
+      K: O,
+      a: [O, T * O, 1],
+      b: [I * O, 1, O],
+      c: [I, T * I],
+      buffers: inputGradBuffers,
+      accumulate: false,
+      relu: false,
+    });
+    return [...weightGrad, ...this.#sumDocuments(dout, dbias, O, accumulate), ...inputGrad];
   }
 
   /** Records the forward: the hidden activations and the logits. */
