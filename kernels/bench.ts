@@ -6,7 +6,7 @@
  * @module
  */
 
-import { getGpu } from "./gpu.ts";
+import { getGpu, type Gpu } from "./gpu.ts";
 import { MaskedConv } from "./masked_conv/masked_conv.ts";
 import type { MaskedConvShape } from "./masked_conv/reference.ts";
 import {
@@ -222,56 +222,21 @@ export async function runBenchShape(
   maxBindingBytes?: number,
 ): Promise<Record<string, unknown>> {
   const { B, L, D, T, F, K } = shape;
-  let peakRss = 0;
-  const sampleRss = () => peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
-  sampleRss();
+  const rss = new PeakRss();
   const gpu = await getGpu();
   const layerShape: MaskedConvShape = { B, L, D, T, widths: [{ K, F }] };
   // Built before the inputs are drawn so that the naive layer's refusal comes at once.
   const layer = opts.naive
     ? new NaiveMaskedConv(gpu, layerShape, { maxBindingBytes })
     : new MaskedConv(gpu, layerShape, { maxBindingBytes });
-  const done = () => gpu.device.queue.onSubmittedWorkDone();
-  let checksums: Checksums;
-  const stepMs: number[] = [];
-  let uploadMs: number;
-  let readbackMs: number;
-  let gpuArgmax: Int32Array | undefined;
   const inputs = drawInputs(shape);
+  let timed: TimedSteps;
   try {
-    sampleRss();
-    const uploadStart = performance.now();
-    layer.setWeights([inputs.W], inputs.bias);
-    layer.setInputs(inputs.x, inputs.m, new Array(B).fill(L));
-    layer.setUpstream(inputs.G);
-    await done();
-    uploadMs = performance.now() - uploadStart;
-    sampleRss();
-    for (let step = 0; step <= opts.repeat; step++) {
-      const start = performance.now();
-      layer.forward();
-      layer.backward();
-      await done();
-      if (step > 0) stepMs.push(performance.now() - start); // step 0 is the warm-up
-      sampleRss();
-    }
-    const readbackStart = performance.now();
-    const h = await layer.readOutput();
-    sampleRss();
-    const grads = await layer.readGradients();
-    readbackMs = performance.now() - readbackStart;
-    if (opts.verify && layer instanceof MaskedConv) gpuArgmax = await layer.readArgmax();
-    sampleRss();
-    checksums = {
-      y: sum(h),
-      dx: sum(grads.dx),
-      dm: sum(grads.dm),
-      dW: grads.dW.reduce((s, w) => s + sum(w), 0),
-      db: sum(grads.dbias),
-    };
+    timed = await timeSteps(gpu, layer, inputs, shape, opts, rss);
   } finally {
     layer.destroy();
   }
+  const { stepMs, checksums } = timed;
   const sorted = [...stepMs].sort((a, b) => a - b);
   const median = sorted.length % 2
     ? sorted[(sorted.length - 1) / 2]
@@ -290,39 +255,116 @@ export async function runBenchShape(
     ms_min: sorted[0],
     ms_steps: stepMs,
     repeat: opts.repeat,
-    ms_upload: uploadMs,
-    ms_readback: readbackMs,
+    ms_upload: timed.uploadMs,
+    ms_readback: timed.readbackMs,
     flops_per_step: flops,
     gflops_per_s: flops / (median * 1e6),
     tiles: { ...layer.plan },
     adapter: gpu.description,
     ...Object.fromEntries(CHECKSUM_NAMES.map((n) => [`checksum_${n}`, checksums[n]])),
   };
-  if (opts.verify) {
-    const verifyStart = performance.now();
-    const reference = referenceChecksums(inputs, shape, gpuArgmax);
-    const { sums, absSums, resolved } = reference;
-    sampleRss();
-    result.verify_ms = performance.now() - verifyStart;
-    for (const n of CHECKSUM_NAMES) {
-      const error = Math.abs(checksums[n] - sums[n]);
-      result[`verify_checksum_${n}`] = sums[n];
-      result[`verify_abs_sum_${n}`] = absSums[n];
-      // Plain relative difference: blows up when a checksum cancels to near 0 (dx, dm can).
-      result[`verify_rel_err_${n}`] = error / Math.abs(sums[n]);
-      // Scaled by Σ|ref|: what float32 rounding of the values themselves can explain.
-      result[`verify_err_over_abs_sum_${n}`] = error / absSums[n];
-      if (resolved) {
-        result[`verify_resolved_rel_err_${n}`] = Math.abs(checksums[n] - resolved[n]) /
-          Math.abs(resolved[n]);
-      }
-    }
+  if (opts.verify) Object.assign(result, verifyFields(inputs, shape, timed, rss));
+  result.peak_rss_mb = rss.peak / 2 ** 20;
+  return result;
+}
+
+/** The largest resident set size seen at the samples taken. */
+class PeakRss {
+  peak = 0;
+  constructor() {
+    this.sample();
+  }
+  sample(): void {
+    this.peak = Math.max(this.peak, Deno.memoryUsage().rss);
+  }
+}
+
+/** What the timed steps leave: their times, the upload and readback times, the checksums. */
+interface TimedSteps {
+  stepMs: number[];
+  uploadMs: number;
+  readbackMs: number;
+  checksums: Checksums;
+  /** The fast layer's pooled positions, read when the run verifies. */
+  gpuArgmax?: Int32Array;
+}
+
+/** Uploads the inputs, runs a warm-up and `opts.repeat` timed steps, and reads the results. */
+async function timeSteps(
+  gpu: Gpu,
+  layer: MaskedConv | NaiveMaskedConv,
+  inputs: BenchInputs,
+  { B, L }: BenchShape,
+  opts: Omit<BenchOptions, "shape">,
+  rss: PeakRss,
+): Promise<TimedSteps> {
+  const done = () => gpu.device.queue.onSubmittedWorkDone();
+  rss.sample();
+  const uploadStart = performance.now();
+  layer.setWeights([inputs.W], inputs.bias);
+  layer.setInputs(inputs.x, inputs.m, new Array(B).fill(L));
+  layer.setUpstream(inputs.G);
+  await done();
+  const uploadMs = performance.now() - uploadStart;
+  rss.sample();
+  const stepMs: number[] = [];
+  for (let step = 0; step <= opts.repeat; step++) {
+    const start = performance.now();
+    layer.forward();
+    layer.backward();
+    await done();
+    if (step > 0) stepMs.push(performance.now() - start); // step 0 is the warm-up
+    rss.sample();
+  }
+  const readbackStart = performance.now();
+  const h = await layer.readOutput();
+  rss.sample();
+  const grads = await layer.readGradients();
+  const readbackMs = performance.now() - readbackStart;
+  const gpuArgmax = opts.verify && layer instanceof MaskedConv
+    ? await layer.readArgmax()
+    : undefined;
+  rss.sample();
+  const checksums = {
+    y: sum(h),
+    dx: sum(grads.dx),
+    dm: sum(grads.dm),
+    dW: grads.dW.reduce((s, w) => s + sum(w), 0),
+    db: sum(grads.dbias),
+  };
+  return { stepMs, uploadMs, readbackMs, checksums, gpuArgmax };
+}
+
+/** The float64 reference's checksums and the GPU's errors against them. */
+function verifyFields(
+  inputs: BenchInputs,
+  shape: BenchShape,
+  { checksums, gpuArgmax }: TimedSteps,
+  rss: PeakRss,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  const verifyStart = performance.now();
+  const reference = referenceChecksums(inputs, shape, gpuArgmax);
+  const { sums, absSums, resolved } = reference;
+  rss.sample();
+  result.verify_ms = performance.now() - verifyStart;
+  for (const n of CHECKSUM_NAMES) {
+    const error = Math.abs(checksums[n] - sums[n]);
+    result[`verify_checksum_${n}`] = sums[n];
+    result[`verify_abs_sum_${n}`] = absSums[n];
+    // Plain relative difference: blows up when a checksum cancels to near 0 (dx, dm can).
+    result[`verify_rel_err_${n}`] = error / Math.abs(sums[n]);
+    // Scaled by Σ|ref|: what float32 rounding of the values themselves can explain.
+    result[`verify_err_over_abs_sum_${n}`] = error / absSums[n];
     if (resolved) {
-      result.verify_argmax_disagreements = reference.disagreements;
-      result.verify_argmax_largest_gap = reference.largestGap;
+      result[`verify_resolved_rel_err_${n}`] = Math.abs(checksums[n] - resolved[n]) /
+        Math.abs(resolved[n]);
     }
   }
-  result.peak_rss_mb = peakRss / 2 ** 20;
+  if (resolved) {
+    result.verify_argmax_disagreements = reference.disagreements;
+    result.verify_argmax_largest_gap = reference.largestGap;
+  }
   return result;
 }
 
