@@ -53,6 +53,112 @@ export interface PoolTileShape {
   widths: Width[];
 }
 
+/** What every width's dispatches of one tile share. */
+interface PoolTile {
+  gpu: Gpu;
+  shape: PoolTileShape;
+  buffers: PoolTileBuffers;
+  /** The vector width the forward reads m in (MASK_WIDTH). */
+  maskWidth: number;
+  /** m, or a stand-in where m cannot be viewed as vectors of this width. */
+  mViews: (width: number) => GPUBuffer;
+  /** The scratch copy of one pack of documents' taps. */
+  taps4: GPUBuffer;
+  docsPerPack: number;
+}
+
+/** The Params uniform of one dispatch of a width: a slice, and a range of documents. */
+type WidthParams = (
+  begin: number,
+  end: number,
+  first: boolean,
+  doc0?: number,
+  docs?: number,
+) => GPUBuffer;
+
+/** taps4 of one document of width `K`: rows × taps × filters padded to a multiple of 4. */
+function tapsPerDoc(L: number, { K, F }: Width): number {
+  return (L + K + FORWARD_CHUNK - 2) * K * 4 * Math.ceil(F / 4);
+}
+
+/** One width's forward: per pack of documents, its taps copied, then pooled chunk by chunk. */
+function widthForward(tile: PoolTile, width: Width, params: WidthParams): Dispatch[] {
+  const { gpu, buffers: b, taps4, docsPerPack } = tile;
+  const { nb, L, nt } = tile.shape;
+  const { K, F } = width;
+  const pack = computePipeline(gpu, POOL_WGSL, "pack_taps");
+  const forward = computePipeline(gpu, POOL_WGSL, "forward", {
+    TAPS: K,
+    MASK_WIDTH: tile.maskWidth,
+  });
+  const positions = FORWARD_CHUNK * forwardChunks(K);
+  const dispatches: Dispatch[] = [];
+  for (let doc0 = 0; doc0 < nb; doc0 += docsPerPack) {
+    const docs = Math.min(docsPerPack, nb - doc0);
+    dispatches.push({
+      pipeline: pack,
+      group: bindBuffers(gpu, pack, {
+        0: params(0, 0, false, doc0, docs),
+        1: b.P,
+        4: b.lengths,
+        13: taps4,
+      }),
+      invocations: docs * tapsPerDoc(L, width) / 4,
+    });
+    for (let begin = 0; begin < Math.max(L, 1); begin += positions) {
+      const group = bindBuffers(gpu, forward, {
+        0: params(begin, Math.min(L, begin + positions), begin === 0, doc0, docs),
+        2: b.m,
+        3: b.bias,
+        4: b.lengths,
+        5: b.zmax,
+        6: b.argmax,
+        7: b.h,
+        13: taps4,
+        14: tile.mViews(2),
+        15: tile.mViews(4),
+      });
+      const blocks = Math.ceil(nt / 8) * Math.ceil(F / 4);
+      dispatches.push({ pipeline: forward, group, invocations: docs * blocks });
+    }
+  }
+  return dispatches;
+}
+
+/** One width's backward: dP and the bias partials over slices of targets, then dm. */
+function widthBackward(tile: PoolTile, { K, F }: Width, params: WidthParams): Dispatch[] {
+  const { gpu, buffers: b } = tile;
+  const { nb, nt } = tile.shape;
+  const taps = computePipeline(gpu, POOL_WGSL, "backward_taps");
+  const masks = computePipeline(gpu, POOL_WGSL, "backward_masks");
+  const dispatches: Dispatch[] = [];
+  const slice = Math.max(1, Math.floor(LOOP_TRIPS / (K + 1)));
+  for (let begin = 0; begin < nt; begin += slice) {
+    const group = bindBuffers(gpu, taps, {
+      0: params(begin, Math.min(nt, begin + slice), false),
+      4: b.lengths,
+      2: b.m,
+      5: b.zmax,
+      6: b.argmax,
+      8: b.g,
+      9: b.dP,
+      11: b.dbPartial,
+    });
+    dispatches.push({ pipeline: taps, group, invocations: nb * F });
+  }
+  const group = bindBuffers(gpu, masks, {
+    0: params(0, nt, false),
+    1: b.P,
+    4: b.lengths,
+    5: b.zmax,
+    6: b.argmax,
+    8: b.g,
+    10: b.dm,
+  });
+  dispatches.push({ pipeline: masks, group, invocations: nb * nt });
+  return dispatches;
+}
+
 /**
  * The dispatches of one tile, built once: forward per width and group of documents (a copy of
  * their taps, then one dispatch per slice of positions), backward per width (and slice of
@@ -81,91 +187,27 @@ export class MaskedMaxPoolLaunch {
     this.shape = shape;
     const { nb, L, nt, widths } = shape;
     const { C, F_total } = poolColumns(widths);
-    const pack = computePipeline(gpu, POOL_WGSL, "pack_taps");
-    const taps = computePipeline(gpu, POOL_WGSL, "backward_taps");
-    const masks = computePipeline(gpu, POOL_WGSL, "backward_masks");
     // The widest vector of masks that tiles a row of nt targets.
     const maskWidth = [4, 2, 1].find((w) => nt % w === 0)!;
     // The forward declares f32, vec2 and vec4 views of m and reads the one MASK_WIDTH picks; a
     // view whose width does not divide nt may be too small to bind, so it gets a stand-in.
     const standIn = tensorBuffer(gpu, 4, "unused view of m");
-    const mView = (width: number) => nt % width === 0 ? buffers.m : standIn;
-    // taps4 of one document: rows × taps × filters padded to a multiple of 4.
-    const tapsPerDoc = ({ K, F }: Width) => (L + K + FORWARD_CHUNK - 2) * K * 4 * Math.ceil(F / 4);
-    const mostTaps = Math.max(...widths.map(tapsPerDoc));
+    const mViews = (width: number) => nt % width === 0 ? buffers.m : standIn;
+    const mostTaps = Math.max(...widths.map((w) => tapsPerDoc(L, w)));
     // The widest width's copy may outgrow a binding that P fits: then it covers fewer documents.
     const maxElements = Math.floor(gpu.limits.maxStorageBufferBindingSize / 4);
     const docsPerPack = Math.max(1, Math.min(nb, Math.floor(maxElements / mostTaps)));
     const taps4 = tensorBuffer(gpu, docsPerPack * mostTaps, "taps4");
-    const b = buffers;
+    const tile: PoolTile = { gpu, shape, buffers, maskWidth, mViews, taps4, docsPerPack };
     let pCol = 0;
     let fOff = 0;
     for (const width of widths) {
       const { K, F } = width;
+      const words = [nb, L, nt, C, F_total, K, F, pCol, fOff];
       const params = (begin: number, end: number, first: boolean, doc0 = 0, docs = 0) =>
-        uniformBuffer(
-          gpu,
-          [nb, L, nt, C, F_total, K, F, pCol, fOff, begin, end, first ? 1 : 0, doc0, docs],
-          "pool params",
-        );
-      const forward = computePipeline(gpu, POOL_WGSL, "forward", {
-        TAPS: K,
-        MASK_WIDTH: maskWidth,
-      });
-      const positions = FORWARD_CHUNK * forwardChunks(K);
-      for (let doc0 = 0; doc0 < nb; doc0 += docsPerPack) {
-        const docs = Math.min(docsPerPack, nb - doc0);
-        this.#forward.push({
-          pipeline: pack,
-          group: bindBuffers(gpu, pack, {
-            0: params(0, 0, false, doc0, docs),
-            1: b.P,
-            4: b.lengths,
-            13: taps4,
-          }),
-          invocations: docs * tapsPerDoc(width) / 4,
-        });
-        for (let begin = 0; begin < Math.max(L, 1); begin += positions) {
-          const group = bindBuffers(gpu, forward, {
-            0: params(begin, Math.min(L, begin + positions), begin === 0, doc0, docs),
-            2: b.m,
-            3: b.bias,
-            4: b.lengths,
-            5: b.zmax,
-            6: b.argmax,
-            7: b.h,
-            13: taps4,
-            14: mView(2),
-            15: mView(4),
-          });
-          const blocks = Math.ceil(nt / 8) * Math.ceil(F / 4);
-          this.#forward.push({ pipeline: forward, group, invocations: docs * blocks });
-        }
-      }
-      const slice = Math.max(1, Math.floor(LOOP_TRIPS / (K + 1)));
-      for (let begin = 0; begin < nt; begin += slice) {
-        const group = bindBuffers(gpu, taps, {
-          0: params(begin, Math.min(nt, begin + slice), false),
-          4: b.lengths,
-          2: b.m,
-          5: b.zmax,
-          6: b.argmax,
-          8: b.g,
-          9: b.dP,
-          11: b.dbPartial,
-        });
-        this.#backward.push({ pipeline: taps, group, invocations: nb * F });
-      }
-      const group = bindBuffers(gpu, masks, {
-        0: params(0, nt, false),
-        1: b.P,
-        4: b.lengths,
-        5: b.zmax,
-        6: b.argmax,
-        8: b.g,
-        10: b.dm,
-      });
-      this.#backward.push({ pipeline: masks, group, invocations: nb * nt });
+        uniformBuffer(gpu, [...words, begin, end, first ? 1 : 0, doc0, docs], "pool params");
+      this.#forward.push(...widthForward(tile, width, params));
+      this.#backward.push(...widthBackward(tile, width, params));
       pCol += K * F;
       fOff += F;
     }
