@@ -115,6 +115,25 @@ Deno.test("a model that frees its batch plans between steps trains to the same w
   assert.deepEqual(await run(0), await run());
 });
 
+Deno.test("feature dropout changes a training step but not evaluation or the loss-and-gradients path", async () => {
+  const gpu = await getGpu();
+  const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
+  const model = (featureDropout: number) =>
+    new MtmModel(gpu, {
+      config: tinyConfig({ featureDropout, filters: 8, dropout: 0 }),
+      vocabSize: 7,
+      dim: 4,
+      space: LABELS,
+    });
+  const [plain, dropped] = [model(0), model(0.5)];
+  // Evaluation (and the loss-and-gradients path) runs without dropout.
+  assert.equal(await dropped.lossAndGradients(batch, 16), await plain.lossAndGradients(batch, 16));
+  assert.deepEqual(await dropped.predict(batch, 16), await plain.predict(batch, 16));
+  const [a, b] = [await plain.trainStep(batch, 1, 16), await dropped.trainStep(batch, 1, 16)];
+  assert.notEqual(a.prediction, b.prediction);
+  assert.ok(Number.isFinite(b.gradNorm) && b.gradNorm !== a.gradNorm);
+});
+
 Deno.test("a step that overflows is not applied, and the first non-finite tensor is named", async () => {
   const gpu = await getGpu();
   const model = new MtmModel(gpu, { config: tinyConfig({}), vocabSize: 7, dim: 4, space: LABELS });

@@ -8,6 +8,7 @@
  */
 
 import { EmbeddingLaunch } from "../../kernels/embedding/embedding.ts";
+import { FeatureDropoutLaunch } from "../../kernels/feature_dropout/feature_dropout.ts";
 import { type Gpu, tensorBuffer } from "../../kernels/gpu.ts";
 import type { Stage } from "../../kernels/launch.ts";
 import { MaskRegularisersLaunch } from "../../kernels/mask_regularisers/mask_regularisers.ts";
@@ -29,7 +30,7 @@ import { encoderMaskScale, type ModelSpec, outputClasses } from "../task/spec.ts
 export interface PlanModel {
   spec: ModelSpec;
   parts: MtmParameters;
-  seeds: { dropout: number; noise: number };
+  seeds: { dropout: number; noise: number; featureDropout: number };
   encoder: "fast" | "naive";
 }
 
@@ -100,6 +101,8 @@ export class BatchPlan {
   readonly embedding: EmbeddingLaunch;
   readonly softmax: TokenSoftmaxLaunch;
   readonly layer: MaskedConvLayer;
+  /** Dropout of the pooled features h, when the config asks for it. */
+  readonly featureDropout?: FeatureDropoutLaunch;
   readonly classifier: TargetClassifierLaunch;
   readonly loss: TargetLossLaunch;
   /** The stages in the order of the forward; the backward runs them in reverse. */
@@ -127,6 +130,7 @@ export class BatchPlan {
     this.softmax = softmaxStage(build, masker, act, this.p, dp);
     this.regulariserLoss = planBuffer(build, B, "regulariser loss");
     const regularisers = regularisersStage(build, act, this.p, dp, this.regulariserLoss);
+    this.featureDropout = featureDropoutStage(build, act);
     this.classifier = classifierStage(build, act);
     this.loss = lossLaunch(build, this.classifier);
     this.stages = [
@@ -135,6 +139,7 @@ export class BatchPlan {
       this.softmax,
       regularisers,
       this.layer,
+      ...this.featureDropout ? [this.featureDropout] : [],
       this.classifier,
       this.loss,
     ];
@@ -315,6 +320,20 @@ function regularisersStage(
     lambdaP: config.lambdaP,
     wSel: config.lambdaSel / B,
     wCont: config.lambdaCont / B,
+  });
+}
+
+/** In place on h and its gradient g, so the stages around it bind the same buffers. */
+function featureDropoutStage(
+  { gpu, model, B, T }: Build,
+  act: MaskedConvActivations,
+): FeatureDropoutLaunch | undefined {
+  const { config } = model.spec;
+  if (!(config.featureDropout > 0)) return undefined;
+  const n = B * T * config.widths.length * config.filters;
+  return new FeatureDropoutLaunch(gpu, n, { h: act.h, g: act.g }, {
+    p: config.featureDropout,
+    seed: model.seeds.featureDropout,
   });
 }
 

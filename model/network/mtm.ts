@@ -78,7 +78,7 @@ export class MtmModel {
   readonly params: ParameterSet;
   /** The same parameters as typed handles, by the stage that uses them. */
   readonly parts: MtmParameters;
-  readonly seeds: { dropout: number; noise: number };
+  readonly seeds: { dropout: number; noise: number; featureDropout: number };
   /** The shared masked convolution: the fast one, or the materialised one for comparison. */
   readonly encoder: "fast" | "naive";
   #gpu: Gpu;
@@ -99,7 +99,11 @@ export class MtmModel {
     this.#planCacheBytes = planCacheBytes;
     const { config } = spec;
     const next = mulberry32(config.seed);
-    this.seeds = { dropout: (config.seed * 2 + 1) >>> 0, noise: (config.seed * 2 + 2) >>> 0 };
+    this.seeds = {
+      dropout: (config.seed * 2 + 1) >>> 0,
+      noise: (config.seed * 2 + 2) >>> 0,
+      featureDropout: (config.seed * 2 + 3) >>> 0,
+    };
     const params = this.params = new ParameterSet(gpu, next);
     this.parts = declareParameters(params, spec, embeddings);
     this.#adam = new Adam(
@@ -149,10 +153,12 @@ export class MtmModel {
       plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
     }
     plan.embedding.setTraining(step !== undefined);
+    plan.featureDropout?.setTraining(step !== undefined);
     if (step === undefined) {
       plan.softmax.configure({ mode: "soft" });
     } else {
       plan.embedding.setStep(step);
+      plan.featureDropout?.setStep(step);
       plan.softmax.configure({ mode: this.spec.config.mask, step });
     }
     const encoder = this.#gpu.device.createCommandEncoder({
@@ -237,6 +243,7 @@ export class MtmModel {
     const plan = this.#plan(batch.ids.length, L);
     plan.upload(gpu, batch, this.spec.space.targets.length);
     plan.embedding.setTraining(false);
+    plan.featureDropout?.setTraining(false);
     plan.softmax.configure({ mode: "soft" });
     const encoder = gpu.device.createCommandEncoder({ label: "predict" });
     const pass = encoder.beginComputePass();

@@ -28,6 +28,8 @@ export interface TrainConfig {
   embeddingDim: number;
   trainEmbeddings: boolean;
   dropout: number;
+  /** Dropout of the pooled features, before the per-target classifiers. */
+  featureDropout: number;
   masker: "conv" | "lstm";
   maskerHidden: number;
   mask: "soft" | "gumbel" | "hard";
@@ -67,6 +69,7 @@ export const DEFAULTS: TrainConfig = {
   embeddings: "auto",
   trainEmbeddings: true,
   dropout: 0.1,
+  featureDropout: 0,
   masker: "conv",
   maskerHidden: 100,
   mask: "soft",
@@ -190,6 +193,13 @@ const FLAGS: {
     key: "dropout",
     kind: "number",
     help: "embedding dropout",
+    check: probability,
+  },
+  {
+    flag: "feature-dropout",
+    key: "featureDropout",
+    kind: "number",
+    help: "dropout of the pooled features, before the target classifiers",
     check: probability,
   },
   {
