@@ -75,3 +75,30 @@ export interface Stage {
   /** Frees the buffers the stage made (never the parameters or inputs it was given). */
   destroy(): void;
 }
+
+/**
+ * Records one direction of `stage` in a command encoder of its own (the backward after the
+ * stage's clears) and submits it: how a kernel runs on its own, outside a model's step.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./gpu.ts";
+ * import { submitStage } from "./launch.ts";
+ * const stage = { encodeForward() {}, encodeBackward() {}, destroy() {} };
+ * submitStage(await getGpu(), stage, "forward", "nothing");
+ * ```
+ */
+export function submitStage(
+  gpu: Gpu,
+  stage: Stage,
+  direction: "forward" | "backward",
+  label: string,
+): void {
+  const encoder = gpu.device.createCommandEncoder({ label });
+  if (direction === "backward") stage.encodeClears?.(encoder);
+  const pass = encoder.beginComputePass();
+  if (direction === "forward") stage.encodeForward(pass);
+  else stage.encodeBackward(pass);
+  pass.end();
+  gpu.device.queue.submit([encoder.finish()]);
+}

@@ -18,7 +18,7 @@ import {
   MatmulLaunch,
   toProjectionLayout,
 } from "../projection/projection.ts";
-import type { Stage } from "../launch.ts";
+import { type Stage, submitStage } from "../launch.ts";
 import type { MaskedConvShape } from "./reference.ts";
 
 /** How the layer splits its batch: document ranges × target ranges. */
@@ -345,21 +345,12 @@ export class MaskedConv implements MaskedConvLayer {
 
   /** Runs the forward: h [B,T,ΣF] on the GPU. */
   forward(): void {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv forward" });
-    const pass = encoder.beginComputePass();
-    this.encodeForward(pass);
-    pass.end();
-    this.#gpu.device.queue.submit([encoder.finish()]);
+    submitStage(this.#gpu, this, "forward", "masked conv forward");
   }
 
   /** Runs the backward of Σ h·g: dx, dm, dW and dbias on the GPU. */
   backward(): void {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: "masked conv backward" });
-    this.encodeClears(encoder);
-    const pass = encoder.beginComputePass();
-    this.encodeBackward(pass);
-    pass.end();
-    this.#gpu.device.queue.submit([encoder.finish()]);
+    submitStage(this.#gpu, this, "backward", "masked conv backward");
   }
 
   /** Reads h [B,T,ΣF] back. */

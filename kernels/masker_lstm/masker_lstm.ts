@@ -98,7 +98,7 @@ export class MaskerLstmLaunch implements Stage {
     inputs: MaskerLstmInputs,
     options: MaskerLstmOptions = {},
   ) {
-    const { B, L, D, H, classes } = shape;
+    const { B, L, H, classes } = shape;
     if (4 * H > LOOP_TRIPS) {
       throw new RangeError(`H=${H}: a step would loop ${4 * H} times, over ${LOOP_TRIPS}`);
     }

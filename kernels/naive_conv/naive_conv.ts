@@ -15,7 +15,7 @@
 
 import { putBlock, takeBlock } from "../blocks.ts";
 import { type Gpu, readBuffers } from "../gpu.ts";
-import { type Dispatch, encodeAll, LOOP_TRIPS } from "../launch.ts";
+import { type Dispatch, encodeAll, LOOP_TRIPS, submitStage } from "../launch.ts";
 import {
   type MaskedConvActivations,
   type MaskedConvGpuGradients,
@@ -393,21 +393,12 @@ export class NaiveMaskedConv implements MaskedConvLayer {
 
   /** Runs the forward: h [B,T,ΣF] on the GPU. */
   forward(): void {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: "naive conv forward" });
-    const pass = encoder.beginComputePass();
-    this.encodeForward(pass);
-    pass.end();
-    this.#gpu.device.queue.submit([encoder.finish()]);
+    submitStage(this.#gpu, this, "forward", "naive conv forward");
   }
 
   /** Runs the backward of Σ h·g: dx, dm, dWt and dbias on the GPU. */
   backward(): void {
-    const encoder = this.#gpu.device.createCommandEncoder({ label: "naive conv backward" });
-    this.encodeClears(encoder);
-    const pass = encoder.beginComputePass();
-    this.encodeBackward(pass);
-    pass.end();
-    this.#gpu.device.queue.submit([encoder.finish()]);
+    submitStage(this.#gpu, this, "backward", "naive conv backward");
   }
 
   #encode(pass: GPUComputePassEncoder, dispatches: Dispatch[]) {
