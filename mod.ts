@@ -34,13 +34,9 @@ export type { Width } from "./kernels/projection/projection.ts";
 export { KERNEL_CHECKS, runGradcheck, writeFixtures } from "./kernels/checks.ts";
 export type { CheckResult, Tolerance } from "./kernels/verify.ts";
 export { NaiveMaskedConv } from "./kernels/naive_conv/naive_conv.ts";
-export {
-  type Batch,
-  encoderMaskScale,
-  type ModelSpec,
-  MtmModel,
-  type Prediction,
-} from "./model/network/mtm.ts";
+export { MtmModel, type Prediction } from "./model/network/mtm.ts";
+export type { Batch } from "./model/network/batch_plan.ts";
+export { encoderMaskScale, type ModelSpec } from "./model/task/spec.ts";
 export { configFromFlags, DEFAULTS, type TrainConfig } from "./model/task/config.ts";
 export { train, type TrainRun } from "./model/training/train.ts";
 export { loadModel, saveModel } from "./model/files/model_dir.ts";

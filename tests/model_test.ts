@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { getGpu, readBuffers } from "../kernels/gpu.ts";
 import { DEFAULTS, type TrainConfig } from "../model/task/config.ts";
 import type { TargetSpace } from "../model/task/dataset.ts";
-import { type Batch, checkDeviceMemory, MtmModel } from "../model/network/mtm.ts";
+import { checkDeviceMemory, MtmModel } from "../model/network/mtm.ts";
+import type { Batch } from "../model/network/batch_plan.ts";
 
 const LABELS: TargetSpace = {
   mode: "labels",

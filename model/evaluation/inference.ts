@@ -8,7 +8,8 @@
 import type { Documents, TargetSpace } from "../task/dataset.ts";
 import { packSorted, paddedLength } from "../task/dataset.ts";
 import { type AspectMetrics, aspectMetrics, type LabelMetrics, labelMetrics } from "./metrics.ts";
-import { type MtmModel, outputClasses } from "../network/mtm.ts";
+import type { MtmModel } from "../network/mtm.ts";
+import { outputClasses } from "../task/spec.ts";
 import { mulberry32 } from "../../base/rng.ts";
 
 /** Model outputs for a set of documents, in document order. */

@@ -11,7 +11,8 @@ import { DataError } from "../../base/errors.ts";
 import { configFromJson } from "../task/config.ts";
 import { loadVocab, saveVocab, type Vocab } from "../../data/vocab.ts";
 import type { Gpu } from "../../kernels/gpu.ts";
-import { type ModelSpec, MtmModel } from "../network/mtm.ts";
+import { MtmModel } from "../network/mtm.ts";
+import type { ModelSpec } from "../task/spec.ts";
 import { decodeSafetensors, encodeSafetensors, writeFilesAtomic } from "./safetensors.ts";
 
 /** What `config.json` holds. */

@@ -18,9 +18,6 @@ import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { ParameterSet } from "./parameters.ts";
 import type { ModelSpec } from "../task/spec.ts";
 
-export type { Batch } from "./batch_plan.ts";
-export { encoderMaskScale, type ModelSpec, outputClasses } from "../task/spec.ts";
-
 /** What a training step reads back. */
 export interface StepStats {
   /** Prediction loss, mean over the batch. */

@@ -36,14 +36,9 @@ import {
 import { saveModel } from "../files/model_dir.ts";
 import { writeFileAtomic } from "../files/safetensors.ts";
 import { lockRunFolder } from "./run_lock.ts";
-import {
-  type Batch,
-  checkDeviceMemory,
-  encoderMaskScale,
-  type ModelSpec,
-  MtmModel,
-  type StepStats,
-} from "../network/mtm.ts";
+import { checkDeviceMemory, MtmModel, type StepStats } from "../network/mtm.ts";
+import type { Batch } from "../network/batch_plan.ts";
+import { encoderMaskScale, type ModelSpec } from "../task/spec.ts";
 import { Progress } from "../../base/progress.ts";
 
 /** Where training reads and writes, and how it talks. */
