@@ -59,7 +59,7 @@ export const DEFAULTS: TrainConfig = {
   separator: "|",
   minLabelCount: 1,
   epochs: 6,
-  batchSize: 64,
+  batchSize: 32,
   lr: 3e-3,
   lrSchedule: "constant",
   seed: 1,
