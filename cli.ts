@@ -54,7 +54,9 @@ Commands:
                             --naive (the materialised approach), --verify (float64 checksums);
                             shapes: aspects, labels100, labels1k, icd
   bench --model-step        time one training step of the default model on the Debtags sample
-                            (--naive: with the materialised convolution instead)
+                            (--naive: with the materialised convolution instead; --targets N
+                            [--max-len L] [--batch-size B]: on synthetic documents of L random
+                            words with N labels; --stages: each stage's forward and backward)
 
 Options:
   --debug                   show stack traces of errors
@@ -115,6 +117,8 @@ async function main(args: string[]): Promise<number> {
       naive: { type: "boolean" },
       verify: { type: "boolean" },
       "model-step": { type: "boolean" },
+      targets: { type: "string" },
+      stages: { type: "boolean" },
       train: { type: "string" },
       resume: { type: "string" },
       valid: { type: "string" },
@@ -163,7 +167,24 @@ async function main(args: string[]): Promise<number> {
       }
       if (values["model-step"]) {
         const { benchModelStep } = await import("./commands/step_bench.ts");
-        console.log(JSON.stringify(await benchModelStep({ repeat, naive: values.naive ?? false })));
+        const count = (flag: string) => {
+          const text = values[flag as keyof typeof values];
+          if (text === undefined) return undefined;
+          const n = Number(text);
+          if (!Number.isInteger(n) || n < 1) {
+            throw new UsageError(`--${flag} must be a positive integer, got "${text}"`);
+          }
+          return n;
+        };
+        const result = await benchModelStep({
+          repeat,
+          naive: values.naive ?? false,
+          targets: count("targets"),
+          maxLen: count("max-len"),
+          batchSize: count("batch-size"),
+          stages: values.stages ?? false,
+        });
+        console.log(JSON.stringify(result));
         return 0;
       }
       if (!values.shape) {

@@ -39,3 +39,36 @@ Deno.test("maskconv bench rejects a repeat count that is not a positive integer"
   assert.equal(code, 2);
   assert.match(stderr, /--repeat must be a positive integer, got "0"/);
 });
+
+Deno.test("maskconv bench --model-step on synthetic documents reports the step, its memory and every stage", async () => {
+  const { code, stdout } = await maskconv(
+    "bench",
+    "--model-step",
+    "--targets",
+    "7",
+    "--max-len",
+    "16",
+    "--batch-size",
+    "3",
+    "--repeat",
+    "1",
+    "--stages",
+  );
+  assert.equal(code, 0);
+  const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
+  assert.deepEqual([result.B, result.L, result.T], [3, 16, 7]);
+  for (const field of ["ms_per_step_median", "docs_per_s", "peak_rss_mb", "device_mb_planned"]) {
+    assert.ok(result[field] > 0, `${field}: ${result[field]}`);
+  }
+  const stages = ["embedding", "masker", "token softmax", "regularisers", "masked conv"];
+  const expected = [...stages, "classifier", "loss"].flatMap((
+    s,
+  ) => [`${s} forward`, `${s} backward`]);
+  assert.deepEqual(Object.keys(result.stage_ms).sort(), [...expected, "optimizer"].sort());
+});
+
+Deno.test("maskconv bench --model-step names a count that is not a positive integer", async () => {
+  const { code, stderr } = await maskconv("bench", "--model-step", "--targets", "0");
+  assert.equal(code, 2);
+  assert.match(stderr, /--targets must be a positive integer, got "0"/);
+});

@@ -107,6 +107,8 @@ export class BatchPlan {
   readonly loss: TargetLossLaunch;
   /** The stages in the order of the forward; the backward runs them in reverse. */
   readonly stages: Stage[];
+  /** The same stages with their names, for breakdowns of a step. */
+  readonly namedStages: [string, Stage][];
   readonly staging: GPUBuffer;
   /** Readback buffers of predictions (probabilities, p), made on first use. */
   predictionStaging?: GPUBuffer[];
@@ -133,16 +135,17 @@ export class BatchPlan {
     this.featureDropout = featureDropoutStage(build, act);
     this.classifier = classifierStage(build, act);
     this.loss = lossLaunch(build, this.classifier);
-    this.stages = [
-      this.embedding,
-      masker,
-      this.softmax,
-      regularisers,
-      this.layer,
-      ...this.featureDropout ? [this.featureDropout] : [],
-      this.classifier,
-      this.loss,
+    this.namedStages = [
+      ["embedding", this.embedding],
+      ["masker", masker],
+      ["token softmax", this.softmax],
+      ["regularisers", regularisers],
+      ["masked conv", this.layer],
+      ...this.featureDropout ? [["feature dropout", this.featureDropout] as [string, Stage]] : [],
+      ["classifier", this.classifier],
+      ["loss", this.loss],
     ];
+    this.stages = this.namedStages.map(([, stage]) => stage);
     this.tensors = [
       ["embeddings x", act.x],
       ["masker logits", masker.a],
