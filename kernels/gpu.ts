@@ -152,7 +152,8 @@ const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 /**
  * A compute pipeline for `entryPoint` of the WGSL source `code`, built once per device, source
  * and override-constant set, then reused. The source is compiled after the shared prelude
- * (kernels/prelude.wgsl: `WG` = {@link WORKGROUP_SIZE}, `flat_id`, `log_ratio`, `neg_log`).
+ * (kernels/prelude.wgsl: `WG` = {@link WORKGROUP_SIZE}, `flat_id`, `log_ratio`, `neg_log` and the
+ * matmuls' 8×8 register tile).
  *
  * @example
  * ```ts

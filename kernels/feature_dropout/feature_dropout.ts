@@ -6,9 +6,9 @@
  * @module
  */
 
-import { bindBuffers, computePipeline, dispatchFlat, type Gpu, uniformBuffer } from "../gpu.ts";
+import { bindBuffers, computePipeline, type Gpu, uniformBuffer } from "../gpu.ts";
 import { HASH_WGSL } from "../hash.ts";
-import type { Stage } from "../launch.ts";
+import { type Dispatch, encodeAll, type Stage } from "../launch.ts";
 import DROPOUT_WGSL from "./feature_dropout.wgsl" with { type: "text" };
 
 const CODE = HASH_WGSL + DROPOUT_WGSL;
@@ -49,8 +49,7 @@ export class FeatureDropoutLaunch implements Stage {
   #gpu: Gpu;
   #state: GPUBuffer;
   #params: GPUBuffer;
-  #pipeline: GPUComputePipeline;
-  #groups: { h: GPUBindGroup; g: GPUBindGroup };
+  #dispatches: { h: Dispatch[]; g: Dispatch[] };
 
   constructor(
     gpu: Gpu,
@@ -67,10 +66,13 @@ export class FeatureDropoutLaunch implements Stage {
     const pBits = new Uint32Array(Float32Array.of(p).buffer)[0];
     this.#params = uniformBuffer(gpu, [n, pBits], "feature dropout params");
     this.#state = uniformBuffer(gpu, [seed, 0, 1], "feature dropout state");
-    this.#pipeline = computePipeline(gpu, CODE, "scale");
-    const group = (values: GPUBuffer) =>
-      bindBuffers(gpu, this.#pipeline, { 0: this.#params, 1: this.#state, 2: values });
-    this.#groups = { h: group(buffers.h), g: group(buffers.g) };
+    const pipeline = computePipeline(gpu, CODE, "scale");
+    const scale = (values: GPUBuffer): Dispatch[] => [{
+      pipeline,
+      group: bindBuffers(gpu, pipeline, { 0: this.#params, 1: this.#state, 2: values }),
+      invocations: n,
+    }];
+    this.#dispatches = { h: scale(buffers.h), g: scale(buffers.g) };
   }
 
   /** Sets the step that keys the masks; a batch's forward and backward must see the same. */
@@ -78,7 +80,7 @@ export class FeatureDropoutLaunch implements Stage {
     this.#gpu.device.queue.writeBuffer(this.#state, STATE.step, Uint32Array.of(step));
   }
 
-  /** Switches dropout on (training) or off (evaluation: both dispatches leave values as they are). */
+  /** Switches dropout on (training) or off (evaluation: both dispatches leave values alone). */
   setTraining(training: boolean): void {
     const word = Uint32Array.of(training ? 1 : 0);
     this.#gpu.device.queue.writeBuffer(this.#state, STATE.training, word);
@@ -86,23 +88,17 @@ export class FeatureDropoutLaunch implements Stage {
 
   /** Records h ← h·keep/(1−p). */
   encodeForward(pass: GPUComputePassEncoder): void {
-    this.#encode(pass, this.#groups.h);
+    encodeAll(this.#gpu, pass, this.#dispatches.h);
   }
 
   /** Records g ← g·keep/(1−p), the same masks as the forward of this step. */
   encodeBackward(pass: GPUComputePassEncoder): void {
-    this.#encode(pass, this.#groups.g);
+    encodeAll(this.#gpu, pass, this.#dispatches.g);
   }
 
   /** Frees its uniforms (not h or g). */
   destroy(): void {
     this.#params.destroy();
     this.#state.destroy();
-  }
-
-  #encode(pass: GPUComputePassEncoder, group: GPUBindGroup) {
-    pass.setPipeline(this.#pipeline);
-    pass.setBindGroup(0, group);
-    dispatchFlat(this.#gpu, pass, this.n);
   }
 }

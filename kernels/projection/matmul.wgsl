@@ -1,9 +1,10 @@
 // C[M,N] (+)= A'[M,K] · B'[K,N] over the reduction slice [k_begin, k_end), where A' is A or Aᵀ
 // and B' is B or Bᵀ as the override constants say.
 //
-// Each invocation owns an 8×8 block of C held in registers (the prelude's Tile8x8) and reads its operands straight from
-// storage: on llvmpipe (invocations vectorised across SIMD lanes, barriers emulated) this runs
-// several times faster than workgroup-memory tiling, and real GPUs cache the repeated reads.
+// Each invocation owns an 8×8 block of C held in registers (the prelude's Tile8x8) and reads its
+// operands straight from storage: on llvmpipe (invocations vectorised across SIMD lanes, barriers
+// emulated) this runs several times faster than workgroup-memory tiling, and real GPUs cache the
+// repeated reads.
 // The launcher splits long reductions into dispatches of at most 8,192 steps, each adding to C
 // in order, because llvmpipe silently stops loops past ~65,535 iterations.
 

@@ -6,9 +6,10 @@
 // [B,T,·] and the parameters [T,·,·] in place for the forward (in_t·W_t), the weight gradients
 // (in_tᵀ·dout_t, a reduction over documents) and the input gradients (dout_t·W_tᵀ); the entry
 // points differ only in how the sum starts and ends. Each invocation owns a block of 8 rows ×
-// 8 (or 4) columns of one C_t held in registers and reads its operands straight from storage,
-// which is fastest on llvmpipe. The launcher slices long reductions across dispatches, each adding to C in
-// order, because llvmpipe silently stops loops past ~65,535 iterations.
+// 8 (or 4) columns of one C_t held in registers (the prelude's Tile8x8) and reads its operands
+// straight from storage, which is fastest on llvmpipe. The launcher slices long reductions across
+// dispatches, each adding to C in order, because llvmpipe silently stops loops past ~65,535
+// iterations.
 
 struct Params {
   T: u32, // targets: the matmuls of the batch
