@@ -116,6 +116,37 @@ Deno.test("a model that frees its batch plans between steps trains to the same w
   assert.deepEqual(await run(0), await run());
 });
 
+Deno.test("classifier weights split into ranges of targets train, save and load as one tensor each", async () => {
+  const gpu = await getGpu();
+  const space: TargetSpace = {
+    mode: "labels",
+    targets: ["a", "b", "c", "d", "e", "f", "g"],
+    classes: Array.from({ length: 7 }, () => ["1"]),
+  };
+  const batch = {
+    ids: BATCH_IDS,
+    targets: [Int32Array.of(1, 0, 1, 0, 0, 1, 1), Int32Array.of(0, 1, 0, 1, 1, 0, 0)],
+  };
+  const spec = { config: tinyConfig({ clip: 1e9 }), vocabSize: 7, dim: 4, space };
+  const run = async (parameterSliceBytes?: number) => {
+    const model = new MtmModel(gpu, spec, { parameterSliceBytes });
+    for (let step = 1; step <= 3; step++) await model.trainStep(batch, step, 16);
+    return { model, weights: await model.params.save(), predicted: await model.predict(batch, 16) };
+  };
+  const whole = await run();
+  // W1 of one target is 6 features × 4 hidden units: 3 per slice gives ranges of 3, 2 and 2.
+  const sliced = await run(3 * 6 * 4 * 4);
+  assert.deepEqual(sliced.model.parts.classifier.map((part) => part.count), [3, 2, 2]);
+  assert.equal(whole.model.parts.classifier.length, 1);
+  assert.deepEqual(Object.keys(sliced.weights).sort(), Object.keys(whole.weights).sort());
+  // The same arithmetic per target, and no clipping: the same weights and predictions.
+  assert.deepEqual(sliced.weights, whole.weights);
+  assert.deepEqual(sliced.predicted, whole.predicted);
+  const reloaded = new MtmModel(gpu, spec, { parameterSliceBytes: 3 * 6 * 4 * 4 });
+  reloaded.params.load(whole.weights, "whole model");
+  assert.deepEqual(await reloaded.params.save(), whole.weights);
+});
+
 Deno.test("feature dropout changes a training step but not evaluation or the loss-and-gradients path", async () => {
   const gpu = await getGpu();
   const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };

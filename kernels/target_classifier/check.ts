@@ -34,6 +34,8 @@ interface ClassifierCase {
   shape: ClassifierShape;
   /** Add the parameter gradients into buffers that already hold values. */
   accumulate?: boolean;
+  /** Targets of each launcher, when the targets are split into ranges (sums to T). */
+  ranges?: number[];
 }
 
 interface ClassifierInputs {
@@ -62,9 +64,12 @@ function drawInputs(next: () => number, shape: ClassifierShape, grid: boolean): 
   return { h, params, dlogits: draw(B * T * C, false) };
 }
 
-function label({ shape: { B, T, F, C, kind, hidden }, accumulate }: ClassifierCase): string {
+function label(
+  { shape: { B, T, F, C, kind, hidden }, accumulate, ranges }: ClassifierCase,
+): string {
   const sizes = kind === "mlp" ? `F=${F} Hc=${hidden}` : `F=${F}`;
-  return `${kind} B=${B} T=${T} ${sizes} C=${C}${accumulate ? " accumulate" : ""}`;
+  const split = ranges ? ` in ranges of ${ranges.join("+")}` : "";
+  return `${kind} B=${B} T=${T} ${sizes} C=${C}${accumulate ? " accumulate" : ""}${split}`;
 }
 
 const toF32 = (values: Float64Array) => Float32Array.from(values);
@@ -86,24 +91,43 @@ async function parity(gpu: Gpu, classifierCase: ClassifierCase): Promise<CheckRe
   const h = make(inputs.h, "h");
   // Outputs start as NaN, so that an element the backward fails to overwrite shows.
   const dh = make(new Float64Array(B * T * F).fill(NaN), "dh");
-  const params = inputs.params.map((values, i) => make(values, paramShapes[i].name));
-  const grads = paramShapes.map(({ name, shape: dims }, i) =>
-    make(prior[i] ?? new Float64Array(sizeOf(dims)).fill(NaN), `d${name}`)
-  );
-  const classifier = new TargetClassifierLaunch(gpu, shape, { h, dh, params, grads }, {
-    accumulate,
+  const [logitsBuffer, dlogits] = [B * T * C, B * T * C].map((n) => tensorBuffer(gpu, n, "logits"));
+  gpu.device.queue.writeBuffer(dlogits, 0, toF32(inputs.dlogits));
+  // One launcher per range, each with its slice of every parameter (T is their leading axis).
+  const launchers = rangesOf(classifierCase).map(({ first, count }) => {
+    const slice = (values: Float64Array | undefined, dims: number[], fill: number) => {
+      const perTarget = sizeOf(dims) / T;
+      const part = values?.subarray(first * perTarget, (first + count) * perTarget);
+      return part ?? new Float64Array(count * perTarget).fill(fill);
+    };
+    const params = inputs.params.map((v, i) => make(slice(v, paramShapes[i].shape, 0), "W"));
+    const grads = paramShapes.map(({ shape: dims }, i) => make(slice(prior[i], dims, NaN), "dW"));
+    const launcher = new TargetClassifierLaunch(
+      gpu,
+      { ...shape, T: count },
+      { h, dh, params, grads, outputs: { logits: logitsBuffer, dlogits } },
+      { accumulate, range: { first, total: T } },
+    );
+    return { launcher, params, grads };
   });
-  gpu.device.queue.writeBuffer(classifier.dlogits, 0, toF32(inputs.dlogits));
   const encoder = gpu.device.createCommandEncoder();
   const pass = encoder.beginComputePass();
-  classifier.encodeForward(pass);
-  classifier.encodeBackward(pass);
+  for (const { launcher } of launchers) launcher.encodeForward(pass);
+  for (const { launcher } of launchers) launcher.encodeBackward(pass);
   pass.end();
   gpu.device.queue.submit([encoder.finish()]);
-  const [logits, dhOut, ...gradsOut] = (await readBuffers(gpu, [classifier.logits, dh, ...grads]))
+  const gradBuffers = launchers.flatMap((l) => l.grads);
+  const [logits, dhOut, ...parts] = (await readBuffers(gpu, [logitsBuffer, dh, ...gradBuffers]))
     .map((b) => new Float32Array(b));
-  classifier.destroy();
-  [h, dh, ...params, ...grads].forEach((b) => b.destroy());
+  // Each gradient tensor is its ranges' slices one after another.
+  const gradsOut = paramShapes.map((_, i) =>
+    Float32Array.from(launchers.flatMap((_, r) => [...parts[r * paramShapes.length + i]]))
+  );
+  for (const { launcher, params, grads } of launchers) {
+    launcher.destroy();
+    [...params, ...grads].forEach((b) => b.destroy());
+  }
+  [h, dh, logitsBuffer, dlogits].forEach((b) => b.destroy());
 
   // The GPU read the inputs rounded to float32: so does the reference.
   const h32 = Float64Array.from(toF32(inputs.h));
@@ -151,6 +175,14 @@ async function parity(gpu: Gpu, classifierCase: ClassifierCase): Promise<CheckRe
   ];
 }
 
+/** The launchers' ranges of targets: the case's, or one launcher for all of them. */
+function rangesOf({ shape, ranges = [shape.T] }: ClassifierCase) {
+  return ranges.map((count, i) => ({
+    first: ranges.slice(0, i).reduce((a, n) => a + n, 0),
+    count,
+  }));
+}
+
 const CASES: ClassifierCase[] = [
   { shape: { B: 1, T: 1, F: 1, C: 1, kind: "mlp", hidden: 1 } },
   { shape: { B: 1, T: 1, F: 1, C: 1, kind: "linear", hidden: 0 } },
@@ -160,6 +192,14 @@ const CASES: ClassifierCase[] = [
   { shape: { B: 13, T: 7, F: 29, C: 4, kind: "mlp", hidden: 19 } },
   { shape: { B: 3, T: 130, F: 5, C: 1, kind: "mlp", hidden: 5 }, accumulate: true },
   { shape: { B: 2, T: 131, F: 6, C: 2, kind: "linear", hidden: 0 }, accumulate: true },
+  // Targets split into ranges, one launcher each, sharing h, dh, the logits and their gradient.
+  { shape: { B: 13, T: 7, F: 29, C: 4, kind: "mlp", hidden: 19 }, ranges: [3, 3, 1] },
+  {
+    shape: { B: 3, T: 130, F: 5, C: 1, kind: "mlp", hidden: 5 },
+    accumulate: true,
+    ranges: [64, 66],
+  },
+  { shape: { B: 6, T: 67, F: 9, C: 5, kind: "linear", hidden: 0 }, ranges: [1, 33, 33] },
   // The forward sums F = 9,000 features: two slices, the bias on the first, the ReLU on the last.
   { shape: { B: 2, T: 2, F: 9000, C: 1, kind: "mlp", hidden: 2 } },
   // The weight and bias gradients reduce over B = 70,000 documents: past llvmpipe's cut-off.

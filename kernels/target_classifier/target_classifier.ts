@@ -9,6 +9,11 @@
  * in the same shapes. The model owns the parameters and their gradients (one set, whatever the
  * batch's size); the launcher owns the activations of its batch shape.
  *
+ * Past a few thousand targets the weights outgrow one binding: the caller then splits the
+ * targets into ranges, one launcher each ({@link ClassifierOptions.range}), whose parameters
+ * are contiguous slices of every tensor (T is their leading axis) while h, dh, the logits and
+ * their gradient stay whole, read and written in place at the range's targets.
+ *
  * @module
  */
 
@@ -35,6 +40,17 @@ export interface ClassifierBuffers {
   params: GPUBuffer[];
   /** Their gradients, same order and shapes: overwritten, or added to with `accumulate`. */
   grads: GPUBuffer[];
+  /** logits [B,T,C] and dlogits for the launcher to write and read, instead of its own: the
+   * whole tensors, shared by the launchers of every range. */
+  outputs?: { logits: GPUBuffer; dlogits: GPUBuffer };
+}
+
+/** Which of the caller's targets one launcher computes. */
+export interface TargetRange {
+  /** The first of them: shape.T targets from here. */
+  first: number;
+  /** The caller's targets, in h, dh, the logits and their gradient. */
+  total: number;
 }
 
 /** Options of {@link TargetClassifierLaunch}. */
@@ -42,6 +58,8 @@ export interface ClassifierOptions {
   /** Add the parameter gradients into `grads` (e.g. over tiles of documents) instead of
    * overwriting them. */
   accumulate?: boolean;
+  /** The range of targets this launcher computes (all of them when absent). */
+  range?: TargetRange;
 }
 
 /**
@@ -68,6 +86,11 @@ export function maxClassifierTargets(shape: ClassifierShape, maxBindingBytes: nu
   return Math.floor(maxBindingBytes / 4 / perTarget);
 }
 
+/** An activation tensor [B,total,·] of which a launcher reads or writes targets from `first`. */
+interface Activation extends TargetRange {
+  buffer: GPUBuffer;
+}
+
 /** Strides of one operand of the WGSL's matmul: [per target, per row or k, per k or column]. */
 type Strides = [number, number, number];
 
@@ -80,6 +103,8 @@ interface MatmulPlan {
   a: Strides; // [a_t, a_m, a_k]
   b: Strides; // [b_t, b_k, b_n]
   c: [number, number]; // [c_t, c_m]
+  /** Where target 0 of A, B and C starts in its buffer. */
+  bases: [number, number, number];
   buffers: Record<number, GPUBuffer>;
   accumulate: boolean;
   relu: boolean;
@@ -89,13 +114,21 @@ interface MatmulPlan {
  * Throws unless the sizes are positive integers, every target's tensors fit the adapter's
  * binding limit in one launcher, and every buffer the caller passes is large enough.
  */
-function checkClassifier(gpu: Gpu, shape: ClassifierShape, buffers: ClassifierBuffers): void {
+function checkClassifier(
+  gpu: Gpu,
+  shape: ClassifierShape,
+  buffers: ClassifierBuffers,
+  { first, total }: TargetRange,
+): void {
   const { B, T, F, C } = shape;
   const layers = classifierLayers(shape);
   if (![B, T, F, C, ...layers.map((l) => l.outputs)].every((n) => Number.isInteger(n) && n > 0)) {
     throw new RangeError(
       `target classifier: sizes must be positive integers, got ${JSON.stringify(shape)}`,
     );
+  }
+  if (!Number.isInteger(first) || first < 0 || first + T > total) {
+    throw new RangeError(`target classifier: targets ${first}..${first + T} outside 0..${total}`);
   }
   const limit = gpu.limits.maxStorageBufferBindingSize;
   const fit = maxClassifierTargets(shape, limit);
@@ -110,8 +143,14 @@ function checkClassifier(gpu: Gpu, shape: ClassifierShape, buffers: ClassifierBu
     );
   }
   const expected = [
-    { name: "h", buffer: buffers.h, elements: B * T * F },
-    { name: "dh", buffer: buffers.dh, elements: B * T * F },
+    { name: "h", buffer: buffers.h, elements: B * total * F },
+    { name: "dh", buffer: buffers.dh, elements: B * total * F },
+    ...buffers.outputs
+      ? [
+        { name: "logits", buffer: buffers.outputs.logits, elements: B * total * C },
+        { name: "dlogits", buffer: buffers.outputs.dlogits, elements: B * total * C },
+      ]
+      : [],
     ...classifierParameterShapes(shape).flatMap(({ name, shape: dims }, i) => {
       const elements = dims.reduce((p, n) => p * n, 1);
       return [
@@ -158,7 +197,7 @@ function checkClassifier(gpu: Gpu, shape: ClassifierShape, buffers: ClassifierBu
  */
 export class TargetClassifierLaunch implements Stage {
   readonly shape: ClassifierShape;
-  /** logits: [B,T,C], written by the forward. */
+  /** logits: [B,T,C] (the range's total targets), written by the forward. */
   readonly logits: GPUBuffer;
   /** dlogits: [B,T,C], written by the caller (the loss) before the backward. */
   readonly dlogits: GPUBuffer;
@@ -171,9 +210,9 @@ export class TargetClassifierLaunch implements Stage {
     gpu: Gpu,
     shape: ClassifierShape,
     buffers: ClassifierBuffers,
-    { accumulate = false }: ClassifierOptions = {},
+    { accumulate = false, range = { first: 0, total: shape.T } }: ClassifierOptions = {},
   ) {
-    checkClassifier(gpu, shape, buffers);
+    checkClassifier(gpu, shape, buffers, range);
     this.#gpu = gpu;
     this.shape = shape;
     const { B, T, C } = shape;
@@ -183,17 +222,24 @@ export class TargetClassifierLaunch implements Stage {
       this.#owned.push(buffer);
       return buffer;
     };
-    this.logits = owned(B * T * C, "logits");
-    this.dlogits = owned(B * T * C, "dlogits");
-    // activations[i] feeds layer i; grads of activations likewise, dh first.
-    const activations = [buffers.h];
-    const activationGrads = [buffers.dh];
+    this.logits = buffers.outputs?.logits ?? owned(B * range.total * C, "logits");
+    this.dlogits = buffers.outputs?.dlogits ?? owned(B * range.total * C, "dlogits");
+    // activations[i] feeds layer i; grads of activations likewise, dh first. The caller's
+    // tensors hold every target of the range's total; the hidden ones only the range's.
+    const whole = (buffer: GPUBuffer): Activation => ({ buffer, ...range });
+    const activations = [whole(buffers.h)];
+    const activationGrads = [whole(buffers.dh)];
     layers.slice(0, -1).forEach(({ outputs }) => {
-      activations.push(owned(B * T * outputs, "hidden"));
-      activationGrads.push(owned(B * T * outputs, "dhidden"));
+      const hidden = (label: string) => ({
+        buffer: owned(B * T * outputs, label),
+        first: 0,
+        total: T,
+      });
+      activations.push(hidden("hidden"));
+      activationGrads.push(hidden("dhidden"));
     });
-    activations.push(this.logits);
-    activationGrads.push(this.dlogits);
+    activations.push(whole(this.logits));
+    activationGrads.push(whole(this.dlogits));
     layers.forEach((_, i) => this.#forward.push(...this.#layerForward(i, buffers, activations)));
     for (let i = layers.length - 1; i >= 0; i--) {
       this.#backward.push(
@@ -203,19 +249,21 @@ export class TargetClassifierLaunch implements Stage {
   }
 
   /** Layer i's forward: activations[i + 1] = relu?(bias + activations[i]·W), per target. */
-  #layerForward(i: number, buffers: ClassifierBuffers, activations: GPUBuffer[]): Dispatch[] {
-    const { B, T } = this.shape;
+  #layerForward(i: number, buffers: ClassifierBuffers, activations: Activation[]): Dispatch[] {
+    const { B } = this.shape;
     const { inputs: I, outputs: O, relu } = classifierLayers(this.shape)[i];
     const [W, bias] = [buffers.params[2 * i], buffers.params[2 * i + 1]];
+    const [input, output] = [activations[i], activations[i + 1]];
     return this.#matmul({
       entry: "affine",
       M: B,
       N: O,
       K: I,
-      a: [I, T * I, 1],
+      a: [I, input.total * I, 1],
       b: [I * O, O, 1],
-      c: [O, T * O],
-      buffers: { 1: activations[i], 2: W, 3: activations[i + 1], 4: bias },
+      c: [O, output.total * O],
+      bases: [input.first * I, 0, output.first * O],
+      buffers: { 1: input.buffer, 2: W, 3: output.buffer, 4: bias },
       accumulate: false,
       relu,
     });
@@ -228,38 +276,45 @@ export class TargetClassifierLaunch implements Stage {
   #layerBackward(
     i: number,
     buffers: ClassifierBuffers,
-    activations: GPUBuffer[],
-    activationGrads: GPUBuffer[],
+    activations: Activation[],
+    activationGrads: Activation[],
     accumulate: boolean,
   ): Dispatch[] {
-    const { B, T } = this.shape;
+    const { B } = this.shape;
     const layers = classifierLayers(this.shape);
     const { inputs: I, outputs: O } = layers[i];
     const [W, dW, dbias] = [buffers.params[2 * i], buffers.grads[2 * i], buffers.grads[2 * i + 1]];
-    const dout = activationGrads[i + 1];
+    const [input, dinput, dout] = [activations[i], activationGrads[i], activationGrads[i + 1]];
     const weightGrad = this.#matmul({
       entry: "product",
       M: I,
       N: O,
       K: B,
-      a: [I, 1, T * I],
-      b: [O, T * O, 1],
+      a: [I, 1, input.total * I],
+      b: [O, dout.total * O, 1],
       c: [I * O, O],
-      buffers: { 1: activations[i], 2: dout, 3: dW },
+      bases: [input.first * I, dout.first * O, 0],
+      buffers: { 1: input.buffer, 2: dout.buffer, 3: dW },
       accumulate,
       relu: false,
     });
     const gated = i > 0 && layers[i - 1].relu;
-    const inputGradBuffers: Record<number, GPUBuffer> = { 1: dout, 2: W, 3: activationGrads[i] };
-    if (gated) inputGradBuffers[5] = activations[i];
+    const inputGradBuffers: Record<number, GPUBuffer> = {
+      1: dout.buffer,
+      2: W,
+      3: dinput.buffer,
+    };
+    // The gate is read where the input gradient is written: both are the launcher's own.
+    if (gated) inputGradBuffers[5] = input.buffer;
     const inputGrad = this.#matmul({
       entry: gated ? "relu_backward" : "product",
       M: B,
       N: I,
       K: O,
-      a: [O, T * O, 1],
+      a: [O, dout.total * O, 1],
       b: [I * O, 1, O],
-      c: [I, T * I],
+      c: [I, dinput.total * I],
+      bases: [dout.first * O, 0, dinput.first * I],
       buffers: inputGradBuffers,
       accumulate: false,
       relu: false,
@@ -312,6 +367,7 @@ export class TargetClassifierLaunch implements Stage {
         begin > 0 || plan.accumulate ? 1 : 0,
         end === K ? 1 : 0,
         plan.relu ? 1 : 0,
+        ...plan.bases,
       ]);
       const group = bindBuffers(this.#gpu, pipeline, { 0: params, ...plan.buffers });
       dispatches.push({ pipeline, group, invocations });
@@ -320,15 +376,18 @@ export class TargetClassifierLaunch implements Stage {
   }
 
   /** dbias[t,n] (+)= Σ_b dout[b,t,n], sliced over documents. */
-  #sumDocuments(dout: GPUBuffer, dbias: GPUBuffer, N: number, accumulate: boolean): Dispatch[] {
+  #sumDocuments(dout: Activation, dbias: GPUBuffer, N: number, accumulate: boolean): Dispatch[] {
     const { B, T } = this.shape;
     const pipeline = computePipeline(this.#gpu, CLASSIFIER_WGSL, "sum_documents");
     const dispatches = [];
     for (let begin = 0; begin < B; begin += MATMUL_K_CHUNK) {
       const end = Math.min(B, begin + MATMUL_K_CHUNK);
       const add = begin > 0 || accumulate ? 1 : 0;
-      const params = this.#uniform([T, B, N, 0, 0, 0, 0, 0, 0, 0, 0, begin, end, add, 0, 0]);
-      const group = bindBuffers(this.#gpu, pipeline, { 0: params, 1: dout, 3: dbias });
+      const params = this.#uniform([
+        ...[T, B, N, 0, dout.total * N, 0, 0, 0, 0, 0, 0],
+        ...[begin, end, add, 0, 0, dout.first * N, 0, 0],
+      ]);
+      const group = bindBuffers(this.#gpu, pipeline, { 0: params, 1: dout.buffer, 3: dbias });
       dispatches.push({ pipeline, group, invocations: T * N });
     }
     return dispatches;

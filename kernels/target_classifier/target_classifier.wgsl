@@ -2,14 +2,14 @@
 //
 //   C_t[M,N] (+)= A_t[M,K] · B_t[K,N]      over the reduction slice [k_begin, k_end)
 //
-// with every operand addressed through strides, so the same kernel reads the activations
-// [B,T,·] and the parameters [T,·,·] in place for the forward (in_t·W_t), the weight gradients
-// (in_tᵀ·dout_t, a reduction over documents) and the input gradients (dout_t·W_tᵀ); the entry
-// points differ only in how the sum starts and ends. Each invocation owns a block of 8 rows ×
-// 8 (or 4) columns of one C_t held in registers (the prelude's Tile8x8) and reads its operands
-// straight from storage, which is fastest on llvmpipe. The launcher slices long reductions across
-// dispatches, each adding to C in order, because llvmpipe silently stops loops past ~65,535
-// iterations.
+// with every operand addressed through a base and strides, so the same kernel reads the
+// activations [B,T,·] (or one range of their targets) and the parameters [T,·,·] in place for
+// the forward (in_t·W_t), the weight gradients (in_tᵀ·dout_t, a reduction over documents) and
+// the input gradients (dout_t·W_tᵀ); the entry points differ only in how the sum starts and ends.
+// Each invocation owns a block of 8 rows × 8 (or 4) columns of one C_t held in registers (the
+// prelude's Tile8x8) and reads its operands straight from storage, which is fastest on llvmpipe.
+// The launcher slices long reductions across dispatches, each adding to C in order, because
+// llvmpipe silently stops loops past ~65,535 iterations.
 
 struct Params {
   T: u32, // targets: the matmuls of the batch
@@ -28,6 +28,9 @@ struct Params {
   add_to_c: u32, // start from what C holds: a later slice, or accumulated gradients
   last: u32, // this slice completes the sum: apply the ReLU or its gate
   relu: u32, // affine only: the layer's output goes through a ReLU
+  a_base: u32, // where target 0 of each operand starts: a range of the caller's targets
+  b_base: u32,
+  c_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -64,10 +67,12 @@ fn block_of(id: u32) -> Block {
 fn block_sum(blk: Block) -> Tile8x8 {
   let last_row = vec4u(params.M - 1u);
   let last_col = vec4u(params.N - 1u);
-  let a_top = blk.t * params.a_t + min(blk.row0 + vec4u(0u, 1u, 2u, 3u), last_row) * params.a_m;
-  let a_low = blk.t * params.a_t + min(blk.row0 + vec4u(4u, 5u, 6u, 7u), last_row) * params.a_m;
-  let b_left = blk.t * params.b_t + min(blk.col0 + vec4u(0u, 1u, 2u, 3u), last_col) * params.b_n;
-  let b_right = blk.t * params.b_t + min(blk.col0 + vec4u(4u, 5u, 6u, 7u), last_col) * params.b_n;
+  let a0 = params.a_base + blk.t * params.a_t;
+  let b0 = params.b_base + blk.t * params.b_t;
+  let a_top = a0 + min(blk.row0 + vec4u(0u, 1u, 2u, 3u), last_row) * params.a_m;
+  let a_low = a0 + min(blk.row0 + vec4u(4u, 5u, 6u, 7u), last_row) * params.a_m;
+  let b_left = b0 + min(blk.col0 + vec4u(0u, 1u, 2u, 3u), last_col) * params.b_n;
+  let b_right = b0 + min(blk.col0 + vec4u(4u, 5u, 6u, 7u), last_col) * params.b_n;
   var tile = Tile8x8();
   for (var k = params.k_begin; k < params.k_end; k++) {
     let top = a_top + k * params.a_k;
@@ -86,7 +91,7 @@ fn block_sum(blk: Block) -> Tile8x8 {
 }
 
 fn c_at(blk: Block, i: u32, j: u32) -> u32 {
-  return blk.t * params.c_t + (blk.row0 + i) * params.c_m + blk.col0 + j;
+  return params.c_base + blk.t * params.c_t + (blk.row0 + i) * params.c_m + blk.col0 + j;
 }
 
 fn inside(blk: Block, i: u32, j: u32) -> bool {
@@ -148,8 +153,9 @@ fn product(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   }
 }
 
-// dbias[t,n] (+)= Σ_b dout[b,t,n] over the slice of documents [k_begin, k_end), with dout [M,T,N]
-// bound as a and dbias [T,N] as c: one invocation per (t, n).
+// dbias[t,n] (+)= Σ_b dout[b,t,n] over the slice of documents [k_begin, k_end), with dout bound as
+// a (target t of document b at a_base + b·a_m + t·N) and dbias [T,N] as c: one invocation per
+// (t, n).
 @compute @workgroup_size(WG)
 fn sum_documents(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_id) lid: vec3u) {
@@ -157,7 +163,7 @@ fn sum_documents(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (id >= params.T * params.N) { return; }
   var sum = 0.0;
   for (var doc = params.k_begin; doc < params.k_end; doc++) {
-    sum += a[doc * params.T * params.N + id];
+    sum += a[params.a_base + doc * params.a_m + id];
   }
   c[id] = select(0.0, c[id], params.add_to_c != 0u) + sum;
 }

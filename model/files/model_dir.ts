@@ -49,7 +49,7 @@ export async function saveModel(
     version: 1,
     ...model.spec,
     ...extra,
-    layouts: Object.fromEntries(model.params.list.map((p) => [p.name, p.doc])),
+    layouts: Object.fromEntries(model.params.list.map((p) => [p.slice?.of ?? p.name, p.doc])),
   };
   await writeFilesAtomic([
     {

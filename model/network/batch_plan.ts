@@ -88,6 +88,12 @@ interface MaskerStage extends Stage {
   da: GPUBuffer;
 }
 
+/** The classifiers of every range of targets, writing one logits tensor [B,T,C]. */
+interface ClassifierStage extends Stage {
+  logits: GPUBuffer;
+  dlogits: GPUBuffer;
+}
+
 /** The plan of one batch shape, built on first use. */
 export class BatchPlan {
   readonly B: number;
@@ -103,7 +109,7 @@ export class BatchPlan {
   readonly layer: MaskedConvLayer;
   /** Dropout of the pooled features h, when the config asks for it. */
   readonly featureDropout?: FeatureDropoutLaunch;
-  readonly classifier: TargetClassifierLaunch;
+  readonly classifier: ClassifierStage;
   readonly loss: TargetLossLaunch;
   /** The stages in the order of the forward; the backward runs them in reverse. */
   readonly stages: Stage[];
@@ -340,31 +346,42 @@ function featureDropoutStage(
   });
 }
 
-function classifierStage(
-  { gpu, model, B, T }: Build,
-  act: MaskedConvActivations,
-): TargetClassifierLaunch {
+/** One launcher per range of targets the parameters are split into, sharing h and the logits. */
+function classifierStage(build: Build, act: MaskedConvActivations): ClassifierStage {
+  const { gpu, model, B, T } = build;
   const { config, space } = model.spec;
-  const shape = {
-    B,
-    T,
-    F: config.widths.length * config.filters,
-    C: outputClasses(space),
-    kind: config.classifier,
-    hidden: config.classifierHidden,
+  const C = outputClasses(space);
+  const outputs = {
+    logits: planBuffer(build, B * T * C, "logits"),
+    dlogits: planBuffer(build, B * T * C, "dlogits"),
   };
-  const params = model.parts.classifier;
-  return new TargetClassifierLaunch(gpu, shape, {
-    h: act.h,
-    dh: act.g,
-    params: params.map((p) => p.value),
-    grads: params.map((p) => p.grad),
-  });
+  const launchers = model.parts.classifier.map(({ first, count, params }) =>
+    new TargetClassifierLaunch(gpu, {
+      B,
+      T: count,
+      F: config.widths.length * config.filters,
+      C,
+      kind: config.classifier,
+      hidden: config.classifierHidden,
+    }, {
+      h: act.h,
+      dh: act.g,
+      params: params.map((p) => p.value),
+      grads: params.map((p) => p.grad),
+      outputs,
+    }, { range: { first, total: T } })
+  );
+  return {
+    ...outputs,
+    encodeForward: (pass) => launchers.forEach((l) => l.encodeForward(pass)),
+    encodeBackward: (pass) => launchers.forEach((l) => l.encodeBackward(pass)),
+    destroy: () => launchers.forEach((l) => l.destroy()),
+  };
 }
 
 function lossLaunch(
   { gpu, model, B, T }: Build,
-  classifier: TargetClassifierLaunch,
+  classifier: ClassifierStage,
 ): TargetLossLaunch {
   const { space } = model.spec;
   return new TargetLossLaunch(gpu, { B, T, C: outputClasses(space), mode: space.mode }, {

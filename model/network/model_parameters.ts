@@ -9,7 +9,7 @@
 
 import { fromMaskerLayout, toMaskerLayout } from "../../kernels/masker_conv/masker_conv.ts";
 import { classifierParameterShapes } from "../../kernels/target_classifier/reference.ts";
-import type { Parameter, ParameterSet } from "./parameters.ts";
+import { type Parameter, PARAMETER_SLICE_BYTES, type ParameterSet } from "./parameters.ts";
 import { type ModelSpec, outputClasses } from "../task/spec.ts";
 
 /** The conv masker's: a width-3 convolution D → H, then the output layer H → T + 1. */
@@ -42,8 +42,17 @@ export interface MtmParameters {
   embedding: Parameter;
   masker: ConvMaskerParameters | LstmMaskerParameters;
   encoder: { projection: Parameter; bias: Parameter };
+  /** The classifiers' parameters by range of targets (one range unless the weights outgrow a
+   * binding). */
+  classifier: ClassifierPart[];
+}
+
+/** The classifiers of targets [first, first + count): their slice of every parameter. */
+export interface ClassifierPart {
+  first: number;
+  count: number;
   /** In the order the classifier's launcher takes them: W1, b1, W2, b2 (or W, b). */
-  classifier: Parameter[];
+  params: Parameter[];
 }
 
 const OUT_WEIGHT_DOC = "[H or 2H, T+1]: column 0 is 'none', column t+1 target t";
@@ -70,6 +79,7 @@ export function declareParameters(
   set: ParameterSet,
   spec: ModelSpec,
   embeddings?: Float32Array,
+  sliceBytes = PARAMETER_SLICE_BYTES,
 ): MtmParameters {
   const { config, vocabSize: V, dim: D } = spec;
   const embedding = set.add({
@@ -82,7 +92,12 @@ export function declareParameters(
     doc: "[V,D]: row v is the vector of vocab.txt line v",
   });
   const masker = config.masker === "conv" ? convMasker(set, spec) : lstmMasker(set, spec);
-  return { embedding, masker, encoder: encoder(set, spec), classifier: classifier(set, spec) };
+  return {
+    embedding,
+    masker,
+    encoder: encoder(set, spec),
+    classifier: classifier(set, spec, sliceBytes),
+  };
 }
 
 function convMasker(set: ParameterSet, { config, dim: D, space }: ModelSpec) {
@@ -174,23 +189,56 @@ function encoder(set: ParameterSet, { config, dim: D }: ModelSpec) {
   };
 }
 
-function classifier(set: ParameterSet, { config, space }: ModelSpec): Parameter[] {
+function classifier(
+  set: ParameterSet,
+  { config, space }: ModelSpec,
+  sliceBytes: number,
+): ClassifierPart[] {
+  const T = space.targets.length;
   const shape = {
     B: 1,
-    T: space.targets.length,
+    T,
     F: config.widths.length * config.filters,
     C: outputClasses(space),
     kind: config.classifier,
     hidden: config.classifierHidden,
   };
-  return classifierParameterShapes(shape).map(({ name, shape: dims }) =>
-    set.add({
-      name: `classifier.${name}`,
-      shape: dims,
-      init: dims.length === 2
-        ? { kind: "zeros" }
-        : { kind: "glorot", fanIn: dims[1], fanOut: dims[2] },
-      doc: dims.length === 2 ? "[T, out]: target-major" : "[T, in, out]: target-major",
-    })
-  );
+  const declared = classifierParameterShapes(shape).map(({ name, shape: dims }) => ({
+    name: `classifier.${name}`,
+    shape: dims,
+    init: dims.length === 2
+      ? { kind: "zeros" as const }
+      : { kind: "glorot" as const, fanIn: dims[1], fanOut: dims[2] },
+    doc: dims.length === 2 ? "[T, out]: target-major" : "[T, in, out]: target-major",
+  }));
+  const perTarget = Math.max(...declared.map((d) => d.shape[1] * (d.shape[2] ?? 1)));
+  const ranges = targetRanges(T, perTarget, sliceBytes);
+  if (ranges.length === 1) return [{ first: 0, count: T, params: declared.map((d) => set.add(d)) }];
+  const slices = declared.map((d) => set.addSlices(d, ranges));
+  let first = 0;
+  return ranges.map((count, r) => {
+    const part = { first, count, params: slices.map((s) => s[r]) };
+    first += count;
+    return part;
+  });
+}
+
+/**
+ * Targets per range, balanced, so that no range's slice of a per-target tensor of `perTarget`
+ * values exceeds `sliceBytes` ({@link PARAMETER_SLICE_BYTES} unless a test asks for less).
+ *
+ * @example
+ * ```ts
+ * import { targetRanges } from "./model_parameters.ts";
+ * console.log(targetRanges(8922, 150 * 100)); // [2231, 2231, 2230, 2230]
+ * ```
+ */
+export function targetRanges(
+  T: number,
+  perTarget: number,
+  sliceBytes = PARAMETER_SLICE_BYTES,
+): number[] {
+  const most = Math.max(1, Math.floor(sliceBytes / 4 / perTarget));
+  const count = Math.ceil(T / most);
+  return Array.from({ length: count }, (_, i) => Math.floor(T / count) + (i < T % count ? 1 : 0));
 }

@@ -53,6 +53,9 @@ export interface ModelOptions {
   encoder?: "fast" | "naive";
   /** Device bytes the plans of recent batch shapes may hold together (at least one is kept). */
   planCacheBytes?: number;
+  /** Bytes past which a parameter is split into slices (PARAMETER_SLICE_BYTES unless a test
+   * asks for less). */
+  parameterSliceBytes?: number;
 }
 
 /**
@@ -88,7 +91,8 @@ export class MtmModel {
   constructor(
     gpu: Gpu,
     spec: ModelSpec,
-    { embeddings, encoder = "fast", planCacheBytes = PLAN_CACHE_BYTES }: ModelOptions = {},
+    { embeddings, encoder = "fast", planCacheBytes = PLAN_CACHE_BYTES, parameterSliceBytes }:
+      ModelOptions = {},
   ) {
     this.#gpu = gpu;
     this.spec = spec;
@@ -102,7 +106,7 @@ export class MtmModel {
       featureDropout: (config.seed * 2 + 3) >>> 0,
     };
     const params = this.params = new ParameterSet(gpu, next);
-    this.parts = declareParameters(params, spec, embeddings);
+    this.parts = declareParameters(params, spec, embeddings, parameterSliceBytes);
     this.#adam = new Adam(
       gpu,
       params.list.filter((p) => p.trainable).map((p) => ({
