@@ -9,6 +9,7 @@ import type { Gpu } from "./gpu.ts";
 import { adamCheck } from "./adam/check.ts";
 import { embeddingCheck } from "./embedding/check.ts";
 import { featureDropoutCheck } from "./feature_dropout/check.ts";
+import { gradientAccumulationCheck } from "./gradient_accumulation/check.ts";
 import { maskedConvCheck } from "./masked_conv/check.ts";
 import { maskedMaxPoolCheck } from "./masked_max_pool/check.ts";
 import { convMaskerCheck } from "./masker_conv/check.ts";
@@ -35,6 +36,7 @@ export const KERNEL_CHECKS: KernelCheck[] = [
   featureDropoutCheck,
   targetClassifierCheck,
   targetLossCheck,
+  gradientAccumulationCheck,
   adamCheck,
 ];
 

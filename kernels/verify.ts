@@ -189,7 +189,7 @@ export interface ParityCase {
 export interface KernelCheck {
   name: string;
   /**
-   * Its finite-difference fixture; absent for the optimizer (no backward) and for a second
+   * Its finite-difference fixture; absent for the optimizer and gradient accumulation (no backward) and for a second
    * implementation of a reference whose fixture another kernel holds (see `fixtureOf`).
    */
   fixture?: {
