@@ -48,6 +48,7 @@ export async function trainCommand(
       outDir: values.out as string,
       config: configFromFlags(values),
       log,
+      batchSizeGiven: values["batch-size"] !== undefined,
     };
   }
   const { best, epochs, interrupted } = await train(getGpu, run);

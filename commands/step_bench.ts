@@ -20,7 +20,7 @@ import {
   type TargetSpace,
   targetSpace,
 } from "../model/task/dataset.ts";
-import { checkDeviceMemory, MtmModel } from "../model/network/mtm.ts";
+import { MtmModel, planDeviceMemory } from "../model/network/mtm.ts";
 import type { Batch } from "../model/network/batch_plan.ts";
 import { taskSpec } from "../model/training/train.ts";
 import { mulberry32 } from "../base/rng.ts";
@@ -59,7 +59,7 @@ export async function benchModelStep(options: ModelStepOptions): Promise<Record<
     : syntheticBatch(options.targets, options);
   const spec = { config, vocabSize, dim: config.embeddingDim, space };
   const gpu = await getGpu();
-  const deviceBytes = checkDeviceMemory(spec, gpu.limits);
+  const deviceBytes = planDeviceMemory(spec, gpu.limits).bytes;
   const model = new MtmModel(gpu, spec, { encoder: naive ? "naive" : "fast" });
   let peakRss = Deno.memoryUsage().rss;
   const times: number[] = [];
@@ -79,6 +79,7 @@ export async function benchModelStep(options: ModelStepOptions): Promise<Record<
     mode: naive ? "naive" : "fast",
     B,
     L,
+    passes: model.passes(batch, L).length,
     D: config.embeddingDim,
     T: space.targets.length,
     widths: config.widths,

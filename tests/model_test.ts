@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu, readBuffers } from "../kernels/gpu.ts";
 import { DEFAULTS, type TrainConfig } from "../model/task/config.ts";
 import type { TargetSpace } from "../model/task/dataset.ts";
-import { checkDeviceMemory, MtmModel } from "../model/network/mtm.ts";
+import { MtmModel, planDeviceMemory } from "../model/network/mtm.ts";
 import type { Batch } from "../model/network/batch_plan.ts";
 
 const LABELS: TargetSpace = {
@@ -147,6 +147,41 @@ Deno.test("classifier weights split into ranges of targets train, save and load 
   assert.deepEqual(await reloaded.params.save(), whole.weights);
 });
 
+Deno.test("a batch too large for one pass runs in passes whose gradients and losses add up to the whole batch's", async () => {
+  const gpu = await getGpu();
+  const ids = [...BATCH_IDS, Int32Array.of(1, 2), Int32Array.of(6, 5, 4, 3), Int32Array.of(3)];
+  const targets = ids.map((_, b) => Int32Array.of(b % 2, 1, (b + 1) % 2));
+  const batch = { ids, targets };
+  const spec = {
+    config: tinyConfig({ dropout: 0, clip: 1e9 }),
+    vocabSize: 7,
+    dim: 4,
+    space: LABELS,
+  };
+  const whole = new MtmModel(gpu, spec);
+  // Two documents of 8 words per pass: the tap projections P [B,L,ΣK·F] (3·3 + 5·3 = 24
+  // columns) are the largest tensor.
+  const split = new MtmModel(gpu, spec, { maxBindingBytes: 2 * 8 * 24 * 4 });
+  assert.deepEqual(split.passes(batch, 8).map((p) => p.ids.length), [2, 2, 1]);
+  assert.equal(whole.passes(batch, 8).length, 1);
+  const loss = [await whole.lossAndGradients(batch, 8), await split.lossAndGradients(batch, 8)];
+  assert.ok(Math.abs(loss[0] - loss[1]) <= 1e-6 * Math.abs(loss[0]), `losses ${loss}`);
+  for (const [i, p] of whole.params.list.entries()) {
+    const [expected, actual] = (await readBuffers(gpu, [p.grad, split.params.list[i].grad]))
+      .map((b) => new Float32Array(b));
+    const scale = Math.max(...expected.map(Math.abs));
+    const worst = Math.max(...expected.map((e, j) => Math.abs(e - actual[j])));
+    assert.ok(worst <= 1e-5 * scale, `${p.name}: off by ${worst} at scale ${scale}`);
+  }
+  const stats = [await whole.trainStep(batch, 1, 8), await split.trainStep(batch, 1, 8)];
+  assert.ok(Math.abs(stats[0].gradNorm - stats[1].gradNorm) <= 1e-5 * stats[0].gradNorm);
+  const predicted = [await whole.predict(batch, 8), await split.predict(batch, 8)];
+  assert.equal(predicted[1].probabilities.length, predicted[0].probabilities.length);
+  predicted[0].probabilities.forEach((p, j) =>
+    assert.ok(Math.abs(p - predicted[1].probabilities[j]) <= 1e-5, `probability ${j}`)
+  );
+});
+
 Deno.test("feature dropout changes a training step but not evaluation or the loss-and-gradients path", async () => {
   const gpu = await getGpu();
   const batch = { ids: BATCH_IDS, targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)] };
@@ -179,7 +214,7 @@ Deno.test("a step that overflows is not applied, and the first non-finite tensor
   assert.equal(await model.firstNonFinite(batch, 16), "masker logits");
 });
 
-Deno.test("the memory check refuses a batch whose distributions exceed one binding and says what to lower", () => {
+Deno.test("the memory plan runs a batch too large for one binding in passes, or refuses it when the batch size was chosen", () => {
   const icd: TargetSpace = {
     mode: "labels",
     targets: Array.from({ length: 8922 }, (_, t) => `code${t}`),
@@ -191,14 +226,28 @@ Deno.test("the memory check refuses a batch whose distributions exceed one bindi
     dim: 100,
     space: icd,
   };
+  const limits = { maxStorageBufferBindingSize: 2 ** 27 };
   // p [64, 256, 8923] holds 146 M floats (558 MiB); one document's share fits 14 in 128 MiB.
   assert.throws(
-    () => checkDeviceMemory(spec, { maxStorageBufferBindingSize: 2 ** 27 }),
+    () => planDeviceMemory(spec, limits, { explicitBatch: true }),
     /word distributions p \[B,L,T\+1\] of a batch of 64 × 256 words needs 558 MiB, over this adapter's 128 MiB per buffer: lower --batch-size to 14 or less, or --max-len/,
   );
-  assert.ok(
-    checkDeviceMemory({ ...spec, config: tinyConfig({ batchSize: 14, maxLen: 256 }) }, {
-      maxStorageBufferBindingSize: 2 ** 27,
-    }) > 0,
+  const planned = planDeviceMemory(spec, limits);
+  assert.equal(planned.passDocuments, 14);
+  assert.match(
+    planned.summary,
+    /batches of 64 documents run in passes of up to 14 documents of 256 words/,
+  );
+  const fits = planDeviceMemory(
+    { ...spec, config: tinyConfig({ batchSize: 14, maxLen: 256 }) },
+    limits,
+  );
+  assert.equal(fits.passDocuments, undefined);
+  assert.ok(fits.bytes > 0 && fits.bytes < planned.bytes);
+  // One document of 4,096 words has a p of 146 M floats: no pass holds it.
+  assert.throws(
+    () =>
+      planDeviceMemory({ ...spec, config: tinyConfig({ batchSize: 64, maxLen: 4096 }) }, limits),
+    /lower --max-len$/,
   );
 });

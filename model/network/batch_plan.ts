@@ -65,6 +65,28 @@ export function batchTensors(spec: ModelSpec, B: number, words: number): [string
   ];
 }
 
+/**
+ * Documents padded to `L` words that one pass holds, every tensor of {@link batchTensors} within
+ * a binding of `maxBindingBytes`; 0 when not even one document fits. A batch of more runs as
+ * several passes whose gradients add up.
+ *
+ * @example
+ * ```ts ignore
+ * documentsPerPass(spec, 256, 2 ** 27); // 21 at 6,190 labels: p [B,L,T+1] is the largest
+ * ```
+ */
+export function documentsPerPass(spec: ModelSpec, L: number, maxBindingBytes: number): number {
+  const perDocument = Math.max(...batchTensors(spec, 1, L).map(([, n]) => n));
+  return Math.floor(maxBindingBytes / 4 / perDocument);
+}
+
+/**
+ * The name and per-document size of the tensor that limits how many documents a pass holds.
+ */
+export function largestTensor(spec: ModelSpec, L: number): [string, number] {
+  return batchTensors(spec, 1, L).reduce((a, b) => b[1] > a[1] ? b : a);
+}
+
 /** What every stage builder is given: the shape, the model, and the shared tensors so far. */
 interface Build {
   gpu: Gpu;
@@ -72,6 +94,9 @@ interface Build {
   B: number;
   L: number;
   T: number;
+  /** Documents of the whole batch, whose mean the losses are: B, or more when the batch runs
+   * as several passes whose gradients add up. */
+  batchDocs: number;
   /** Buffers the plan makes itself (the launchers free their own). */
   owned: GPUBuffer[];
 }
@@ -98,6 +123,8 @@ interface ClassifierStage extends Stage {
 export class BatchPlan {
   readonly B: number;
   readonly L: number;
+  /** Documents of the batch whose mean loss a step takes (B unless it runs in passes). */
+  readonly batchDocs: number;
   /** Device bytes of the batch's tensors and their gradients, as the memory check counts them. */
   readonly bytes: number;
   readonly ids: GPUBuffer;
@@ -122,11 +149,14 @@ export class BatchPlan {
   readonly tensors: [string, GPUBuffer][];
   #owned: GPUBuffer[];
 
-  constructor(gpu: Gpu, model: PlanModel, B: number, L: number) {
+  /** A plan of B documents padded to L, in passes of a batch of `batchDocs` documents. */
+  constructor(gpu: Gpu, model: PlanModel, B: number, L: number, batchDocs = B) {
     this.B = B;
     this.L = L;
+    this.batchDocs = batchDocs;
     this.bytes = 8 * batchTensors(model.spec, B, B * L).reduce((a, [, n]) => a + n, 0);
-    const build: Build = { gpu, model, B, L, T: model.spec.space.targets.length, owned: [] };
+    const T = model.spec.space.targets.length;
+    const build: Build = { gpu, model, B, L, T, batchDocs, owned: [] };
     this.layer = layerStage(build);
     const act = this.layer.activations;
     this.lengths = act.lengths;
@@ -318,7 +348,7 @@ function softmaxStage(
 }
 
 function regularisersStage(
-  { gpu, model, B, L, T }: Build,
+  { gpu, model, B, L, T, batchDocs }: Build,
   act: MaskedConvActivations,
   p: GPUBuffer,
   dp: GPUBuffer,
@@ -327,8 +357,8 @@ function regularisersStage(
   const { config } = model.spec;
   return new MaskRegularisersLaunch(gpu, { B, L, T }, { p, lengths: act.lengths, r, dp }, {
     lambdaP: config.lambdaP,
-    wSel: config.lambdaSel / B,
-    wCont: config.lambdaCont / B,
+    wSel: config.lambdaSel / batchDocs,
+    wCont: config.lambdaCont / batchDocs,
   });
 }
 
@@ -380,12 +410,12 @@ function classifierStage(build: Build, act: MaskedConvActivations): ClassifierSt
 }
 
 function lossLaunch(
-  { gpu, model, B, T }: Build,
+  { gpu, model, B, T, batchDocs }: Build,
   classifier: ClassifierStage,
 ): TargetLossLaunch {
   const { space } = model.spec;
   return new TargetLossLaunch(gpu, { B, T, C: outputClasses(space), mode: space.mode }, {
     logits: classifier.logits,
     dlogits: classifier.dlogits,
-  }, { weight: 1 / B, classes: space.classes.map((c) => c.length) });
+  }, { weight: 1 / batchDocs, classes: space.classes.map((c) => c.length) });
 }

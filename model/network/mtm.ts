@@ -12,7 +12,15 @@ import { buildTokenIndex } from "../../kernels/embedding/embedding.ts";
 import { type Gpu, readBuffers } from "../../kernels/gpu.ts";
 import { mulberry32 } from "../../base/rng.ts";
 import { DataError } from "../../base/errors.ts";
-import { type Batch, BatchPlan, batchTensors } from "./batch_plan.ts";
+import {
+  type Batch,
+  BatchPlan,
+  batchTensors,
+  documentsPerPass,
+  largestTensor,
+} from "./batch_plan.ts";
+import { GradientAccumulation } from "../../kernels/gradient_accumulation/gradient_accumulation.ts";
+import { accumulationPhase } from "../../kernels/gradient_accumulation/reference.ts";
 import { batchWordBudget } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { ParameterSet } from "./parameters.ts";
@@ -53,6 +61,8 @@ export interface ModelOptions {
   encoder?: "fast" | "naive";
   /** Device bytes the plans of recent batch shapes may hold together (at least one is kept). */
   planCacheBytes?: number;
+  /** The binding size passes are planned for: the adapter's, unless a test asks for less. */
+  maxBindingBytes?: number;
   /** Bytes past which a parameter is split into slices (PARAMETER_SLICE_BYTES unless a test
    * asks for less). */
   parameterSliceBytes?: number;
@@ -85,19 +95,28 @@ export class MtmModel {
   /** Plans by shape, least recently used first. */
   #plans = new Map<string, BatchPlan>();
   #planCacheBytes: number;
+  #maxBindingBytes: number;
   #adam: Adam;
+  /** Made on the first batch that needs several passes. */
+  #accumulation?: GradientAccumulation;
 
   /** A model with seeded initial parameters (see {@link ModelOptions}). */
   constructor(
     gpu: Gpu,
     spec: ModelSpec,
-    { embeddings, encoder = "fast", planCacheBytes = PLAN_CACHE_BYTES, parameterSliceBytes }:
-      ModelOptions = {},
+    {
+      embeddings,
+      encoder = "fast",
+      planCacheBytes = PLAN_CACHE_BYTES,
+      parameterSliceBytes,
+      maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+    }: ModelOptions = {},
   ) {
     this.#gpu = gpu;
     this.spec = spec;
     this.encoder = encoder;
     this.#planCacheBytes = planCacheBytes;
+    this.#maxBindingBytes = maxBindingBytes;
     const { config } = spec;
     const next = mulberry32(config.seed);
     this.seeds = {
@@ -124,17 +143,17 @@ export class MtmModel {
     return this.#adam;
   }
 
-  #plan(B: number, L: number): BatchPlan {
-    const key = `${B}x${L}`;
+  #plan(B: number, L: number, batchDocs = B): BatchPlan {
+    const key = `${B}x${L}/${batchDocs}`;
     let plan = this.#plans.get(key);
     this.#plans.delete(key);
     if (!plan) {
-      plan = new BatchPlan(this.#gpu, this, B, L);
+      plan = new BatchPlan(this.#gpu, this, B, L, batchDocs);
       let kept = plan.bytes;
       for (const other of [...this.#plans.values()].reverse()) {
         kept += other.bytes;
         if (kept <= this.#planCacheBytes) continue;
-        this.#plans.delete(`${other.B}x${other.L}`);
+        this.#plans.delete(`${other.B}x${other.L}/${other.batchDocs}`);
         other.destroy();
       }
     }
@@ -143,12 +162,41 @@ export class MtmModel {
   }
 
   /**
+   * `batch` cut into passes that each fit the adapter's bindings at padded length L (one pass
+   * when it fits whole), as even as possible, in document order.
+   */
+  passes(batch: Batch, L: number): Batch[] {
+    const B = batch.ids.length;
+    const fit = documentsPerPass(this.spec, L, this.#maxBindingBytes);
+    if (fit < 1) {
+      const [name, size] = largestTensor(this.spec, L);
+      throw new DataError(
+        `one document of ${L} words needs ${(size * 4 / 2 ** 20).toFixed(0)} MiB for its ` +
+          `${name}, over this adapter's ${
+            (this.#maxBindingBytes / 2 ** 20).toFixed(0)
+          } MiB per buffer: lower --max-len`,
+      );
+    }
+    const count = Math.ceil(B / fit);
+    const passes: Batch[] = [];
+    for (let i = 0, first = 0; i < count; i++) {
+      const size = Math.floor(B / count) + (i < B % count ? 1 : 0);
+      passes.push({
+        ids: batch.ids.slice(first, first + size),
+        targets: batch.targets?.slice(first, first + size),
+      });
+      first += size;
+    }
+    return passes;
+  }
+
+  /**
    * Uploads `batch` and records its forward and backward in a new encoder, leaving the pass
    * open: with a training `step`, with dropout and the configured noise keyed by it; without
    * one, deterministically (no dropout, soft masks).
    */
-  #encodeForwardBackward(batch: Batch, L: number, step?: number) {
-    const plan = this.#prepare(batch, L, step);
+  #encodeForwardBackward(batch: Batch, L: number, step?: number, batchDocs?: number) {
+    const plan = this.#prepare(batch, L, step, batchDocs);
     const encoder = this.#gpu.device.createCommandEncoder({
       label: step === undefined ? "loss and gradients" : "train step",
     });
@@ -160,8 +208,8 @@ export class MtmModel {
   }
 
   /** The plan of `batch`'s shape with the batch uploaded and its step's keys set. */
-  #prepare(batch: Batch, L: number, step?: number): BatchPlan {
-    const plan = this.#plan(batch.ids.length, L);
+  #prepare(batch: Batch, L: number, step?: number, batchDocs?: number): BatchPlan {
+    const plan = this.#plan(batch.ids.length, L, batchDocs);
     const { ids, lengths } = plan.upload(this.#gpu, batch, this.spec.space.targets.length);
     if (this.spec.config.trainEmbeddings) {
       plan.embedding.uploadIndex(buildTokenIndex(ids, lengths, L));
@@ -182,7 +230,8 @@ export class MtmModel {
    * Milliseconds of each stage's forward and backward and of the optimizer on `batch`, each
    * submitted and waited for on its own (the median of `repeat` runs), for a breakdown of a
    * training step where the adapter has no timestamp queries. The optimizer runs: the weights
-   * change as in `repeat` training steps.
+   * change as in `repeat` training steps. A batch that runs in passes is timed on its first
+   * pass (gradient accumulation aside, a step costs each pass in turn).
    */
   async stageTimes(
     batch: Batch,
@@ -190,7 +239,7 @@ export class MtmModel {
     L = longest(batch),
     repeat = 3,
   ): Promise<Record<string, number>> {
-    const plan = this.#prepare(batch, L, step);
+    const plan = this.#prepare(this.passes(batch, L)[0], L, step, batch.ids.length);
     const times: Record<string, number> = {};
     const time = async (name: string, record: (encoder: GPUCommandEncoder) => void) => {
       const runs: number[] = [];
@@ -224,50 +273,73 @@ export class MtmModel {
 
   /**
    * One optimisation step on `batch` at lr · `lrScale`; `step` (from 1) keys its dropout and
-   * Gumbel noise.
+   * Gumbel noise. A batch larger than one pass holds runs as several passes (see
+   * {@link passes}) whose gradients add up before the one optimizer step.
    */
-  async trainStep(
+  trainStep(batch: Batch, step: number, L = longest(batch), lrScale = 1): Promise<StepStats> {
+    return this.#runPasses(batch, L, { step, lrScale });
+  }
+
+  /**
+   * Forward and backward of every pass of `batch`, their gradients added up when there are
+   * several; with `training`, its step's dropout and noise and then the optimizer step.
+   */
+  async #runPasses(
     batch: Batch,
-    step: number,
-    L = longest(batch),
-    lrScale = 1,
+    L: number,
+    training?: { step: number; lrScale: number },
   ): Promise<StepStats> {
-    const gpu = this.#gpu;
-    const { plan, encoder, pass } = this.#encodeForwardBackward(batch, L, step);
-    this.#adam.encodeStep(pass, lrScale);
-    pass.end();
+    const passes = this.passes(batch, L);
+    if (passes.length > 1) {
+      this.#accumulation ??= new GradientAccumulation(
+        this.#gpu,
+        this.params.list.filter((p) => p.trainable),
+      );
+    }
+    const stats = { prediction: 0, regularisers: 0, gradNorm: NaN };
+    for (const [i, part] of passes.entries()) {
+      const { plan, encoder, pass } = this.#encodeForwardBackward(
+        part,
+        L,
+        training?.step,
+        batch.ids.length,
+      );
+      const phase = accumulationPhase(i, passes.length);
+      if (phase) this.#accumulation!.encode(pass, phase);
+      const optimize = training && i === passes.length - 1;
+      if (optimize) this.#adam.encodeStep(pass, training.lrScale);
+      pass.end();
+      const values = await this.#readLosses(plan, encoder, optimize);
+      const B = plan.B;
+      const sum = (from: number) => values.subarray(from, from + B).reduce((a, b) => a + b, 0);
+      stats.prediction += sum(0);
+      stats.regularisers += sum(B);
+      if (optimize) stats.gradNorm = decodeStats(values.buffer.slice(2 * B * 4)).norm;
+    }
+    return stats;
+  }
+
+  /** Submits `encoder` with the copies of the pass's losses (and the optimizer's stats). */
+  async #readLosses(plan: BatchPlan, encoder: GPUCommandEncoder, stats = false) {
     const B = plan.B;
     encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);
     encoder.copyBufferToBuffer(plan.regulariserLoss, 0, plan.staging, B * 4, B * 4);
-    encoder.copyBufferToBuffer(this.#adam.stats, 0, plan.staging, 2 * B * 4, 16);
-    gpu.device.queue.submit([encoder.finish()]);
+    if (stats) encoder.copyBufferToBuffer(this.#adam.stats, 0, plan.staging, 2 * B * 4, 16);
+    this.#gpu.device.queue.submit([encoder.finish()]);
     await plan.staging.mapAsync(GPUMapMode.READ);
     const values = new Float32Array(plan.staging.getMappedRange().slice(0));
     plan.staging.unmap();
-    const sum = (from: number) => values.subarray(from, from + B).reduce((a, b) => a + b, 0);
-    return {
-      prediction: sum(0),
-      regularisers: sum(B),
-      gradNorm: decodeStats(values.buffer.slice(2 * B * 4)).norm,
-    };
+    return values;
   }
 
   /**
    * Forward and backward without dropout, noise or an optimizer step: the loss of `batch`,
-   * with every parameter's gradient left in its `grad` buffer. For gradient checks.
+   * with every parameter's gradient (summed over its passes) left in its `grad` buffer. For
+   * gradient checks.
    */
   async lossAndGradients(batch: Batch, L = longest(batch)): Promise<number> {
-    const gpu = this.#gpu;
-    const { plan, encoder, pass } = this.#encodeForwardBackward(batch, L);
-    pass.end();
-    const B = plan.B;
-    encoder.copyBufferToBuffer(plan.loss.documentLoss, 0, plan.staging, 0, B * 4);
-    encoder.copyBufferToBuffer(plan.regulariserLoss, 0, plan.staging, B * 4, B * 4);
-    gpu.device.queue.submit([encoder.finish()]);
-    await plan.staging.mapAsync(GPUMapMode.READ);
-    const values = new Float32Array(plan.staging.getMappedRange().slice(0, 2 * B * 4));
-    plan.staging.unmap();
-    return values.reduce((a, b) => a + b, 0);
+    const { prediction, regularisers } = await this.#runPasses(batch, L);
+    return prediction + regularisers;
   }
 
   /**
@@ -288,8 +360,27 @@ export class MtmModel {
     return undefined;
   }
 
-  /** Forward only, without dropout or noise: target probabilities and word distributions. */
+  /**
+   * Forward only, without dropout or noise: target probabilities and word distributions, pass
+   * by pass when the batch needs several.
+   */
   async predict(batch: Batch, L = longest(batch)): Promise<Prediction> {
+    const parts = [];
+    for (const part of this.passes(batch, L)) parts.push(await this.#predictPass(part, L));
+    if (parts.length === 1) return parts[0];
+    const join = (arrays: Float32Array[]) => {
+      const joined = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+      arrays.reduce((offset, a) => (joined.set(a, offset), offset + a.length), 0);
+      return joined;
+    };
+    return {
+      probabilities: join(parts.map((p) => p.probabilities)),
+      tokenProbabilities: join(parts.map((p) => p.tokenProbabilities)),
+      L,
+    };
+  }
+
+  async #predictPass(batch: Batch, L: number): Promise<Prediction> {
     const gpu = this.#gpu;
     const plan = this.#plan(batch.ids.length, L);
     plan.upload(gpu, batch, this.spec.space.targets.length);
@@ -322,45 +413,84 @@ export class MtmModel {
   }
 }
 
+/** How the batches of a training run use the device: see {@link planDeviceMemory}. */
+export interface MemoryPlan {
+  /** Estimated device bytes: the parameters (value, gradient, two moments, and an accumulator
+   * when batches run in passes) and the largest pass's tensors with their gradients. */
+  bytes: number;
+  /** Documents of `--max-len` words one pass holds, when the largest batch needs passes. */
+  passDocuments?: number;
+  /** One line saying whether batches run whole or in passes, and why. */
+  summary: string;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
 /**
- * Checks, before anything is allocated, that every tensor of the largest batch fits the
- * adapter's binding limit, and returns the estimated device memory of the model and one batch
- * shape; a shape that cannot fit is a one-line {@link DataError} with the numbers and what to
- * lower.
+ * Plans, before anything is allocated, how the largest batch (`--batch-size` documents, or
+ * fewer of `--max-len` words: see batchWordBudget) fits the adapter's binding limit: whole, or in
+ * passes whose gradients add up (the model cuts them, see {@link MtmModel.passes}). With
+ * `explicitBatch` (the user chose the batch size) a batch that does not fit whole is a one-line
+ * {@link DataError} saying what to lower instead; so is a single document too long for a pass.
  *
  * @example
  * ```ts
  * import { DEFAULTS } from "../task/config.ts";
- * import { checkDeviceMemory } from "./mtm.ts";
+ * import { planDeviceMemory } from "./mtm.ts";
  * const space = { mode: "labels" as const, targets: ["a", "b"], classes: [["1"], ["1"]] };
  * const spec = { config: { ...DEFAULTS, labelsColumn: "tags" }, vocabSize: 1000, dim: 100, space };
- * console.log(checkDeviceMemory(spec, { maxStorageBufferBindingSize: 2 ** 27 }));
+ * console.log(planDeviceMemory(spec, { maxStorageBufferBindingSize: 2 ** 27 }).summary);
  * ```
  */
-export function checkDeviceMemory(spec: ModelSpec, limits: Record<string, number>): number {
+export function planDeviceMemory(
+  spec: ModelSpec,
+  limits: Record<string, number>,
+  { explicitBatch = false } = {},
+): MemoryPlan {
   const { batchSize: B, maxLen: L } = spec.config;
   const binding = limits.maxStorageBufferBindingSize;
   // The most padded words one batch holds (see batchWordBudget): B·L, or fewer documents of L.
   const words = Math.min(B * L, Math.max(batchWordBudget(B), L));
   const tensors = batchTensors(spec, B, words);
   const [name, size] = tensors.reduce((a, b) => b[1] > a[1] ? b : a);
-  if (size * 4 > binding) {
-    const perDocument = size / B;
-    const batch = Math.floor(binding / 4 / perDocument);
-    const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  if (size * 4 <= binding) {
+    return {
+      bytes: deviceBytes(spec, tensors, false),
+      summary: `batches of ${B} documents (at most ${words} padded words) run in one pass each`,
+    };
+  }
+  const fit = documentsPerPass(spec, L, binding);
+  if (explicitBatch || fit < 1) {
+    const batch = Math.floor(binding / 4 / (size / B));
     throw new DataError(
-      `the ${name} of a batch of ${B} × ${words / B} words needs ${
-        mib(size * 4)
-      }, over this adapter's ` +
-        `${mib(binding)} per buffer: lower --batch-size to ${batch} or less` +
-        (batch < 1 ? `, and --max-len` : `, or --max-len`),
+      `the ${name} of a batch of ${B} × ${words / B} words needs ${mib(size * 4)}, over ` +
+        `this adapter's ${mib(binding)} per buffer: lower ` +
+        (fit < 1 ? `--max-len` : `--batch-size to ${batch} or less, or --max-len`),
     );
   }
+  // The largest pass: fit documents of L words, or more shorter ones (16 words, the shortest
+  // padded length, at the most).
+  const passDocuments = Math.min(B, documentsPerPass(spec, 16, binding));
+  const passTensors = batchTensors(spec, passDocuments, Math.min(words, fit * L));
+  const [, perDocument] = largestTensor(spec, L);
+  return {
+    bytes: deviceBytes(spec, passTensors, true),
+    passDocuments: fit,
+    summary: `batches of ${B} documents run in passes of up to ${fit} documents of ${L} ` +
+      `words (more when shorter): one document's ${name} takes ${mib(perDocument * 4)} and ` +
+      `this adapter binds ${mib(binding)} per buffer; gradients add up over a batch's passes, ` +
+      `so each step still learns from ${B} documents`,
+  };
+}
+
+/** Activations and their gradients, and each parameter's value, gradient, two moments and,
+ * for batches in passes, accumulator. */
+function deviceBytes(spec: ModelSpec, tensors: [string, number][], passes: boolean): number {
   const T = spec.space.targets.length;
-  const parameterValues = spec.vocabSize * spec.dim + 4 * spec.dim * spec.config.maskerHidden * 8 +
-    T * (spec.config.widths.length * spec.config.filters + 1) * spec.config.classifierHidden;
-  // Activations and their gradients, and each parameter's value, gradient and two moments.
-  return 4 * (2 * tensors.reduce((a, [, n]) => a + n, 0) + 4 * parameterValues);
+  const { config } = spec;
+  const parameterValues = spec.vocabSize * spec.dim + 4 * spec.dim * config.maskerHidden * 8 +
+    T * (config.widths.length * config.filters + 1) * Math.max(1, config.classifierHidden);
+  return 4 * (2 * tensors.reduce((a, [, n]) => a + n, 0) + (passes ? 5 : 4) * parameterValues);
 }
 
 function longest(batch: Batch): number {

@@ -36,7 +36,7 @@ import {
 import { saveModel } from "../files/model_dir.ts";
 import { writeFileAtomic } from "../files/safetensors.ts";
 import { lockRunFolder } from "./run_lock.ts";
-import { checkDeviceMemory, MtmModel, type StepStats } from "../network/mtm.ts";
+import { MtmModel, planDeviceMemory, type StepStats } from "../network/mtm.ts";
 import type { Batch } from "../network/batch_plan.ts";
 import { encoderMaskScale, type ModelSpec } from "../task/spec.ts";
 import { Progress } from "../../base/progress.ts";
@@ -51,6 +51,9 @@ export interface TrainRun {
   log: (line: string) => void;
   /** Continue from the checkpoint in `outDir` instead of starting afresh. */
   resume?: boolean;
+  /** The user chose `--batch-size`: a batch that does not fit one pass is refused rather than
+   * run in passes. */
+  batchSizeGiven?: boolean;
 }
 
 /** Training stopped by a numeric fault or a lost device; its message says what is kept. */
@@ -261,7 +264,8 @@ async function planMemory(
   // The resolved mask scale goes into config.json, so other tools reading the weights see it.
   const resolved = { ...config, maskScale: encoderMaskScale(config, space.targets.length) };
   const modelSpec = { config: resolved, vocabSize: vocab.size, dim, space };
-  const bytes = checkDeviceMemory(modelSpec, gpu.limits);
+  const plan = planDeviceMemory(modelSpec, gpu.limits, { explicitBatch: run.batchSizeGiven });
+  const bytes = plan.bytes;
   // A software adapter's device memory is this machine's memory.
   const memory = Deno.systemMemoryInfo().total;
   if (gpu.isFallbackAdapter && bytes > 0.8 * memory) {
@@ -274,6 +278,7 @@ async function planMemory(
   log(
     `adapter: ${gpu.description}; this model needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of it`,
   );
+  log(plan.summary);
   return { gpu, modelSpec };
 }
 
