@@ -21,7 +21,7 @@ import {
 } from "./batch_plan.ts";
 import { GradientAccumulation } from "../../kernels/gradient_accumulation/gradient_accumulation.ts";
 import { accumulationPhase } from "../../kernels/gradient_accumulation/reference.ts";
-import { batchWordBudget } from "../task/dataset.ts";
+import { batchWordBudget, paddedLength } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { ParameterSet } from "./parameters.ts";
 import type { ModelSpec } from "../task/spec.ts";
@@ -432,6 +432,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
  * passes whose gradients add up (the model cuts them, see {@link MtmModel.passes}). With
  * `explicitBatch` (the user chose the batch size) a batch that does not fit whole is a one-line
  * {@link DataError} saying what to lower instead; so is a single document too long for a pass.
+ * `longest`, the longest document's words when the data is known, bounds the padded length.
  *
  * @example
  * ```ts
@@ -445,9 +446,11 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 export function planDeviceMemory(
   spec: ModelSpec,
   limits: Record<string, number>,
-  { explicitBatch = false } = {},
+  { explicitBatch = false, longest = Infinity } = {},
 ): MemoryPlan {
-  const { batchSize: B, maxLen: L } = spec.config;
+  const { batchSize: B } = spec.config;
+  // Batches pad to the longest document they hold, never past --max-len.
+  const L = paddedLength(Math.min(longest, spec.config.maxLen), spec.config.maxLen);
   const binding = limits.maxStorageBufferBindingSize;
   // The most padded words one batch holds (see batchWordBudget): B·L, or fewer documents of L.
   const words = Math.min(B * L, Math.max(batchWordBudget(B), L));

@@ -264,7 +264,11 @@ async function planMemory(
   // The resolved mask scale goes into config.json, so other tools reading the weights see it.
   const resolved = { ...config, maskScale: encoderMaskScale(config, space.targets.length) };
   const modelSpec = { config: resolved, vocabSize: vocab.size, dim, space };
-  const plan = planDeviceMemory(modelSpec, gpu.limits, { explicitBatch: run.batchSizeGiven });
+  const longest = Math.max(1, ...data.trainDocs.ids.map((d) => d.length));
+  const plan = planDeviceMemory(modelSpec, gpu.limits, {
+    explicitBatch: run.batchSizeGiven,
+    longest,
+  });
   const bytes = plan.bytes;
   // A software adapter's device memory is this machine's memory.
   const memory = Deno.systemMemoryInfo().total;
