@@ -76,8 +76,7 @@ export function batchTensors(spec: ModelSpec, B: number, words: number): [string
  * ```
  */
 export function documentsPerPass(spec: ModelSpec, L: number, maxBindingBytes: number): number {
-  const perDocument = Math.max(...batchTensors(spec, 1, L).map(([, n]) => n));
-  return Math.floor(maxBindingBytes / 4 / perDocument);
+  return Math.floor(maxBindingBytes / 4 / largestTensor(spec, L)[1]);
 }
 
 /**

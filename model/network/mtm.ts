@@ -23,7 +23,7 @@ import { GradientAccumulation } from "../../kernels/gradient_accumulation/gradie
 import { accumulationPhase } from "../../kernels/gradient_accumulation/reference.ts";
 import { batchWordBudget, paddedLength } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
-import { ParameterSet } from "./parameters.ts";
+import { type Parameter, ParameterSet } from "./parameters.ts";
 import type { ModelSpec } from "../task/spec.ts";
 
 /** What a training step reads back. */
@@ -97,6 +97,8 @@ export class MtmModel {
   #planCacheBytes: number;
   #maxBindingBytes: number;
   #adam: Adam;
+  /** The parameters the optimizer trains (frozen embeddings left out). */
+  #trained: Parameter[];
   /** Made on the first batch that needs several passes. */
   #accumulation?: GradientAccumulation;
 
@@ -126,9 +128,10 @@ export class MtmModel {
     };
     const params = this.params = new ParameterSet(gpu, next);
     this.parts = declareParameters(params, spec, embeddings, parameterSliceBytes);
+    this.#trained = params.list.filter((p) => p.trainable);
     this.#adam = new Adam(
       gpu,
-      params.list.filter((p) => p.trainable).map((p) => ({
+      this.#trained.map((p) => ({
         name: p.name,
         value: p.value,
         grad: p.grad,
@@ -291,10 +294,7 @@ export class MtmModel {
   ): Promise<StepStats> {
     const passes = this.passes(batch, L);
     if (passes.length > 1) {
-      this.#accumulation ??= new GradientAccumulation(
-        this.#gpu,
-        this.params.list.filter((p) => p.trainable),
-      );
+      this.#accumulation ??= new GradientAccumulation(this.#gpu, this.#trained);
     }
     const stats = { prediction: 0, regularisers: 0, gradNorm: NaN };
     for (const [i, part] of passes.entries()) {
@@ -418,7 +418,8 @@ export interface MemoryPlan {
   /** Estimated device bytes: the parameters (value, gradient, two moments, and an accumulator
    * when batches run in passes) and the largest pass's tensors with their gradients. */
   bytes: number;
-  /** Documents of `--max-len` words one pass holds, when the largest batch needs passes. */
+  /** Documents of the longest padded length one pass holds, when the largest batch needs
+   * passes. */
   passDocuments?: number;
   /** One line saying whether batches run whole or in passes, and why. */
   summary: string;
@@ -473,8 +474,8 @@ export function planDeviceMemory(
   }
   // The largest pass: fit documents of L words, or more shorter ones (16 words, the shortest
   // padded length, at the most).
-  const passDocuments = Math.min(B, documentsPerPass(spec, 16, binding));
-  const passTensors = batchTensors(spec, passDocuments, Math.min(words, fit * L));
+  const mostDocuments = Math.min(B, documentsPerPass(spec, 16, binding));
+  const passTensors = batchTensors(spec, mostDocuments, Math.min(words, fit * L));
   const [, perDocument] = largestTensor(spec, L);
   return {
     bytes: deviceBytes(spec, passTensors, true),

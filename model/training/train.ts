@@ -264,7 +264,7 @@ async function planMemory(
   // The resolved mask scale goes into config.json, so other tools reading the weights see it.
   const resolved = { ...config, maskScale: encoderMaskScale(config, space.targets.length) };
   const modelSpec = { config: resolved, vocabSize: vocab.size, dim, space };
-  const longest = Math.max(1, ...data.trainDocs.ids.map((d) => d.length));
+  const longest = data.trainDocs.ids.reduce((most, d) => Math.max(most, d.length), 1);
   const plan = planDeviceMemory(modelSpec, gpu.limits, {
     explicitBatch: run.batchSizeGiven,
     longest,
