@@ -18,7 +18,8 @@ import { parseArgs } from "node:util";
 import { DataError } from "../base/errors.ts";
 import { readTable } from "../data/csv.ts";
 import { qualityChart } from "./chart.ts";
-import { qualityTable, type Scores, type SetResult } from "./results.ts";
+import { exists, runDeno, StepFailed } from "./commands.ts";
+import { qualityTable, type SetResult } from "./results.ts";
 import { writeDebtagsSplit } from "./split.ts";
 import { columnFlags, DATA, type QualitySet, SUITE } from "./suite.ts";
 
@@ -26,62 +27,8 @@ const RUNS = "runs/quality";
 const RESULTS = `${RUNS}/results.json`;
 const CHART = "docs/quality.svg";
 
-/** A step of the suite that failed: one line for the user, exit code 1. */
-class StepFailed extends Error {}
-
 /** Bad flags: one line, exit code 2. */
 class UsageError extends Error {}
-
-/** Prints a stream's lines as they come, each behind the set's name. */
-async function printLines(name: string, stream: ReadableStream<Uint8Array>): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of stream) {
-    const lines = (rest + decoder.decode(chunk, { stream: true })).split(/\r?\n/);
-    rest = lines.pop()!;
-    for (const line of lines) console.error(`[${name}] ${line}`);
-  }
-  if (rest) console.error(`[${name}] ${rest}`);
-}
-
-/**
- * Runs `deno ARGS…`, streaming its output behind the set's name; with `json`, its standard
- * output is read instead, as one JSON object on its last line.
- */
-async function runDeno(name: string, args: string[], json: true): Promise<Scores>;
-async function runDeno(name: string, args: string[]): Promise<void>;
-async function runDeno(name: string, args: string[], json = false): Promise<Scores | void> {
-  const command = `deno ${args.join(" ")}`;
-  console.error(`[${name}] $ ${command}`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const [stdout] = await Promise.all([
-    json ? new Response(child.stdout).text() : printLines(name, child.stdout),
-    printLines(name, child.stderr),
-  ]);
-  const { code } = await child.status;
-  if (code !== 0) throw new StepFailed(`${name}: \`${command}\` exited with code ${code}`);
-  if (!json) return;
-  try {
-    return JSON.parse((stdout as string).trim().split("\n").at(-1)!);
-  } catch {
-    throw new StepFailed(`${name}: \`${command}\` printed no JSON object`);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 async function build(set: QualitySet): Promise<void> {
   for (const step of set.build) {
