@@ -43,8 +43,13 @@ export { loadModel, saveModel } from "./model/files/model_dir.ts";
 export {
   deletionTest,
   evaluate,
+  keptClasses,
+  type KeptWords,
   maskAgreement,
   predictAll,
+  probabilityOf,
+  topLabel,
+  type WordDistribution,
   wordsReadBy,
 } from "./model/evaluation/inference.ts";
 export { svmBaseline } from "./quality/svm_baseline.ts";

@@ -21,6 +21,7 @@ import {
   type Evaluation,
   type Outputs,
   predictAll,
+  topLabel,
 } from "../model/evaluation/inference.ts";
 import { loadModel } from "../model/files/model_dir.ts";
 import { taskSpec, train } from "../model/training/train.ts";
@@ -70,7 +71,9 @@ async function modelAndData(modelDir: string, table: Table, withTargets: boolean
       mode: "aspects",
       classes: [],
     }, config.maxLen);
-  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, true);
+  // eval's deletion test reads each document's top label over its words; predict needs no words.
+  const kept = withTargets && space.mode === "labels" ? { top: 1, targets: topLabel } : undefined;
+  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, kept);
   return { loaded, docs, outputs };
 }
 
@@ -263,7 +266,13 @@ export async function explainCommand(
     { ...space, mode: "aspects", classes: [] },
     config.maxLen,
   );
-  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, true);
+  // The words of the labels shown (labels mode) or of every target (aspects mode).
+  const shown = (probabilities: number[][]) =>
+    space.targets.flatMap((_, t) =>
+      space.mode === "aspects" || probabilities[t][0] >= threshold ? [t] : []
+    );
+  const kept = { top: 1, targets: shown };
+  const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, kept);
   const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   const used = new Set(outputs.wordClasses.flatMap((c) => [...c]).filter((c) => c > 0));
   if (colour && used.size) {
@@ -277,7 +286,7 @@ export async function explainCommand(
     console.log(explainText(text, outputs.wordClasses[doc], space, colour));
     const decided = predictedRow(outputs, doc, space, threshold);
     const reads = (t: number) =>
-      distinctWordsReadBy(outputs.wordProbabilities[doc], docs.tokens[doc], t, READ_WORDS)
+      distinctWordsReadBy(outputs.words[doc], docs.tokens[doc], t, READ_WORDS)
         .join(", ");
     if (space.mode === "labels") {
       const ranked = space.targets.map((_, t) => [t, outputs.probabilities[doc][t][0]] as const)

@@ -6,7 +6,13 @@ import {
   rocAuc,
   tuneThreshold,
 } from "../model/evaluation/metrics.ts";
-import { distinctWordsReadBy, maskAgreement, wordsReadBy } from "../model/evaluation/inference.ts";
+import {
+  distinctWordsReadBy,
+  keptClasses,
+  maskAgreement,
+  probabilityOf,
+  wordsReadBy,
+} from "../model/evaluation/inference.ts";
 
 Deno.test("aspect metrics leave missing values out and macro-average F1 over classes", () => {
   // Target 0: truth 0,0,1 predicted 0,1,1 → accuracy 2/3; class 0: tp1 fn1 → 2/3, class 1: tp1 fp1 → 2/3.
@@ -62,7 +68,7 @@ Deno.test("mask agreement counts selected words on their document's labels again
     probabilities: [],
     // Document 0 (labels 0, 2 of 4): words none, t0 ✓, t1 ✗, t2 ✓. Document 1 (label 3): t3 ✓, none.
     wordClasses: [Int32Array.of(0, 1, 2, 3), Int32Array.of(4, 0)],
-    wordProbabilities: [],
+    words: [],
   };
   const agreement = maskAgreement(outputs, [Int32Array.of(1, 0, 1, 0), Int32Array.of(0, 0, 0, 1)]);
   assert.equal(agreement.selected, 4 / 6);
@@ -76,10 +82,32 @@ Deno.test("mask agreement counts selected words on their document's labels again
 });
 
 Deno.test("the words a target reads most are ranked by its mask value, ties by position", () => {
-  const words = [0.2, 0.5, 0.5, 0.1].map((m) => Float32Array.of(1 - m, m, 0));
+  const rows = [0.2, 0.5, 0.5, 0.1].map((m) => Float32Array.of(1 - m, m, 0));
+  const words = rows.map((p) => keptClasses(p, 1, [0, 1]));
   assert.deepEqual(wordsReadBy(words, 0, 3), [1, 2, 0]);
   assert.deepEqual(wordsReadBy(words, 1, 2), [0, 1]);
   assert.deepEqual(wordsReadBy(words, 0, 10), [1, 2, 0, 3]);
   // Shown as words: a repeated word counts once, in its best place.
   assert.deepEqual(distinctWordsReadBy(words, ["a", "b", "a", "c"], 0, 3), ["b", "a", "c"]);
+  // Target 1 not kept: no ranking from probabilities that were never read back.
+  const topOnly = rows.map((p) => keptClasses(p, 1, []));
+  assert.throws(() => wordsReadBy(topOnly, 1, 2), /did not keep target 1/);
+});
+
+Deno.test("a word keeps its top classes, none and the asked targets, most probable first", () => {
+  const p = Float32Array.of(0.05, 0.3, 0.1, 0.3, 0.05, 0.2);
+  const word = keptClasses(p, 2, [3]);
+  // Ties (classes 1 and 3 at 0.3) go to the lower class; none (0) and target 3 (class 4) join.
+  assert.deepEqual([...word.classes], [1, 3, 0, 4]);
+  assert.deepEqual([...word.p], [p[1], p[3], p[0], p[4]]);
+  assert.equal(probabilityOf(word, 4), p[4]);
+  assert.equal(probabilityOf(word, 5), undefined);
+  // Keeping every class sorts the whole row; the first kept class is always the arg-max.
+  const all = keptClasses(p, p.length, []);
+  assert.deepEqual([...all.classes], [1, 3, 5, 2, 0, 4]);
+  const row = Float32Array.from({ length: 9000 }, (_, c) => ((c * 7919) % 9001) / 9001);
+  const top = keptClasses(row, 5, []);
+  const sorted = [...row.keys()].sort((a, b) => row[b] - row[a] || a - b).slice(0, 5);
+  assert.deepEqual([...top.classes].slice(0, 5), sorted);
+  assert.equal(top.classes[0], row.indexOf(Math.max(...row)));
 });

@@ -4,6 +4,7 @@ import { DEFAULTS, type TrainConfig } from "../model/task/config.ts";
 import type { TargetSpace } from "../model/task/dataset.ts";
 import { MtmModel, planDeviceMemory } from "../model/network/mtm.ts";
 import type { Batch } from "../model/network/batch_plan.ts";
+import { predictAll, topLabel } from "../model/evaluation/inference.ts";
 
 const LABELS: TargetSpace = {
   mode: "labels",
@@ -180,6 +181,19 @@ Deno.test("a batch too large for one pass runs in passes whose gradients and los
   predicted[0].probabilities.forEach((p, j) =>
     assert.ok(Math.abs(p - predicted[1].probabilities[j]) <= 1e-5, `probability ${j}`)
   );
+  // predictAll reads back pass by pass, documents sorted by length: each lands in its place.
+  const all = await predictAll(split, ids, ids.length, 8, { top: 2, targets: topLabel });
+  const T = LABELS.targets.length;
+  ids.forEach((doc, b) => {
+    assert.equal(all.words[b].length, doc.length);
+    assert.equal(all.probabilities[b].length, T);
+    all.words[b].forEach(({ classes, p }, l) =>
+      classes.forEach((c, i) => {
+        const expected = predicted[1].tokenProbabilities[(b * 8 + l) * (T + 1) + c];
+        assert.ok(Math.abs(p[i] - expected) <= 1e-6, `document ${b}, word ${l}, class ${c}`);
+      })
+    );
+  });
 });
 
 Deno.test("feature dropout changes a training step but not evaluation or the loss-and-gradients path", async () => {

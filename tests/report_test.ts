@@ -5,7 +5,13 @@ import { chromium, type Page } from "playwright-core";
 import { tokenize } from "../data/tokenize.ts";
 import { mulberry32 } from "../base/rng.ts";
 import { explainHtmlCommand, reportCommand, targetSummaries } from "../model/reporting/report.ts";
-import { renderReport, type ReportData, targetColours } from "../model/reporting/report_html.ts";
+import { keptClasses, type WordDistribution } from "../model/evaluation/inference.ts";
+import {
+  renderReport,
+  type ReportData,
+  targetColours,
+  TOOLTIP_CLASSES,
+} from "../model/reporting/report_html.ts";
 import { documents } from "./tiny_run.ts";
 
 // Debian's own build: the browser is never downloaded, and it must not reach any network.
@@ -57,11 +63,11 @@ const background = (page: Page, selector: string) =>
   page.$eval(selector, (node) => getComputedStyle(node).backgroundColor);
 
 /** [T+1] distribution: "none" gets what the named classes leave. */
-function distribution(targets: number, classes: Record<number, number>): number[] {
-  const p = new Array(targets + 1).fill(0);
+function distribution(targets: number, classes: Record<number, number>): WordDistribution {
+  const p = new Float32Array(targets + 1);
   for (const [c, value] of Object.entries(classes)) p[Number(c)] = value;
   p[0] = 1 - p.reduce((a, b) => a + b, 0);
-  return p;
+  return keptClasses(p, targets + 1, []);
 }
 
 /** A labels-mode report of two documents over three targets, trained for four epochs. */
@@ -77,7 +83,7 @@ function syntheticReport(): ReportData {
   const words = tokenize(text).map((token) => ({
     start: token.start,
     end: token.end,
-    probabilities: distribution(3, picks[token.text] ?? { 1: 0.1, 2: 0.05, 3: 0.05 }),
+    distribution: distribution(3, picks[token.text] ?? { 1: 0.1, 2: 0.05, 3: 0.05 }),
   }));
   const long = "network sound ".repeat(6) + "and the rest nobody read";
   const longTokens = tokenize(long);
@@ -102,7 +108,7 @@ function syntheticReport(): ReportData {
         words: longTokens.slice(0, 12).map((token) => ({
           start: token.start,
           end: token.end,
-          probabilities: distribution(3, token.text === "network" ? { 1: 0.6 } : { 3: 0.6 }),
+          distribution: distribution(3, token.text === "network" ? { 1: 0.6 } : { 3: 0.6 }),
         })),
         unreadFrom: longTokens[12].start,
         probabilities: [[0.3], [0.1], [0.2]],
@@ -267,7 +273,7 @@ Deno.test("in aspects mode every target's predicted value, probability and true 
       words: tokenize(text).map((token) => ({
         start: token.start,
         end: token.end,
-        probabilities: distribution(3, {
+        distribution: distribution(3, {
           [classOf[token.text] ?? 1]: classOf[token.text] ? 0.7 : 0.1,
         }),
       })),
@@ -302,6 +308,9 @@ Deno.test("with hundreds of targets colours stay distinct and a tooltip lists th
   const next = mulberry32(7);
   const base = syntheticReport();
   const text = "one two three four five";
+  const probabilities = Array.from({ length: T }, () => [next()]);
+  // Each word keeps its top classes and the predicted labels, as the report's predictAll asks.
+  const predicted = probabilities.flatMap(([p], t) => p >= base.threshold ? [t] : []);
   const data: ReportData = {
     ...base,
     targets: Array.from({ length: T }, (_, t) => `tag${t}`),
@@ -312,9 +321,14 @@ Deno.test("with hundreds of targets colours stay distinct and a tooltip lists th
       words: tokenize(text).map((token) => {
         const raw = Array.from({ length: T + 1 }, () => next() ** 4);
         const total = raw.reduce((a, b) => a + b, 0);
-        return { start: token.start, end: token.end, probabilities: raw.map((v) => v / total) };
+        const p = Float32Array.from(raw, (v) => v / total);
+        return {
+          start: token.start,
+          end: token.end,
+          distribution: keptClasses(p, TOOLTIP_CLASSES, predicted),
+        };
       }),
-      probabilities: Array.from({ length: T }, () => [next()]),
+      probabilities,
     }],
     summaries: Array.from({ length: T }, () => ({ share: 0, topWords: [] })),
   };

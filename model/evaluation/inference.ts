@@ -12,22 +12,42 @@ import type { MtmModel } from "../network/mtm.ts";
 import { outputClasses } from "../task/spec.ts";
 import { mulberry32 } from "../../base/rng.ts";
 
+/**
+ * The part of a word's distribution over "none" and the targets that was kept: its classes
+ * (0 = none, t+1 = target t) most probable first (ties: lower class first), with their
+ * probabilities. A whole [T+1] row per word would not fit in memory at thousands of targets.
+ */
+export interface WordDistribution {
+  classes: Int32Array;
+  p: Float32Array;
+}
+
 /** Model outputs for a set of documents, in document order. */
 export interface Outputs {
   /** Per document, per target: probabilities over the target's classes (or [σ] in labels mode). */
   probabilities: number[][][];
   /** Per document, per word: the class (0 = none, t+1 = target t) of highest probability. */
   wordClasses: Int32Array[];
-  /** Per document, per word: the distribution over none and the targets. */
-  wordProbabilities: Float32Array[][];
+  /** Per document, per word: what {@linkcode KeptWords} asked to keep of its distribution. */
+  words: WordDistribution[][];
+}
+
+/** What {@linkcode predictAll} keeps of each word's distribution besides its most probable class. */
+export interface KeptWords {
+  /** The word's most probable classes to keep; "none" is always kept. */
+  top: number;
+  /** The targets every word of a document keeps, given the document's probabilities (e.g. its
+   * predicted labels, whose words an explanation shows). */
+  targets?: (probabilities: number[][]) => number[];
 }
 
 /**
- * Predicts every document in batches of similar length (no dropout, no noise).
+ * Predicts every document in batches of similar length (no dropout, no noise). With `kept`, each
+ * word also keeps part of its distribution (see {@linkcode KeptWords}).
  *
  * @example
  * ```ts ignore
- * const outputs = await predictAll(model, docs.ids, 64, 256);
+ * const outputs = await predictAll(model, docs.ids, 64, 256, { top: 3 });
  * ```
  */
 export async function predictAll(
@@ -35,36 +55,78 @@ export async function predictAll(
   ids: Int32Array[],
   batchSize: number,
   maxLen: number,
-  keepWordProbabilities = false,
+  kept?: KeptWords,
 ): Promise<Outputs> {
   const { space } = model.spec;
   const T = space.targets.length;
   const C = outputClasses(space);
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
-  const outputs: Outputs = { probabilities: [], wordClasses: [], wordProbabilities: [] };
+  const outputs: Outputs = { probabilities: [], wordClasses: [], words: [] };
   for (const members of packSorted(order, ids.map((d) => d.length), batchSize, maxLen)) {
-    const batch = { ids: members.map((i) => ids[i]) };
-    const L = paddedLength(Math.max(1, ...batch.ids.map((d) => d.length)), maxLen);
-    const { probabilities, tokenProbabilities } = await model.predict(batch, L);
-    members.forEach((doc, b) => {
-      outputs.probabilities[doc] = space.targets.map((_, t) =>
-        Array.from(
-          probabilities.subarray((b * T + t) * C, (b * T + t) * C + space.classes[t].length),
-        )
-      );
-      const length = ids[doc].length;
-      const classes = new Int32Array(length);
-      const words: Float32Array[] = [];
-      for (let l = 0; l < length; l++) {
-        const p = tokenProbabilities.subarray((b * L + l) * (T + 1), (b * L + l + 1) * (T + 1));
-        classes[l] = p.indexOf(Math.max(...p));
-        if (keepWordProbabilities) words.push(Float32Array.from(p));
-      }
-      outputs.wordClasses[doc] = classes;
-      outputs.wordProbabilities[doc] = words;
-    });
+    const L = paddedLength(Math.max(1, ...members.map((i) => ids[i].length)), maxLen);
+    let first = 0;
+    // Pass by pass, so that no readback holds more than one pass's p [B,L,T+1].
+    for (const part of model.passes({ ids: members.map((i) => ids[i]) }, L)) {
+      const { probabilities, tokenProbabilities } = await model.predict(part, L);
+      part.ids.forEach((doc, b) => {
+        const d = members[first + b];
+        const docProbabilities = space.targets.map((_, t) =>
+          Array.from(
+            probabilities.subarray((b * T + t) * C, (b * T + t) * C + space.classes[t].length),
+          )
+        );
+        const keptTargets = kept?.targets?.(docProbabilities) ?? [];
+        const classes = new Int32Array(doc.length);
+        const words: WordDistribution[] = [];
+        for (let l = 0; l < doc.length; l++) {
+          const p = tokenProbabilities.subarray((b * L + l) * (T + 1), (b * L + l + 1) * (T + 1));
+          const word = keptClasses(p, kept?.top ?? 1, keptTargets);
+          classes[l] = word.classes[0];
+          if (kept) words.push(word);
+        }
+        outputs.probabilities[d] = docProbabilities;
+        outputs.wordClasses[d] = classes;
+        outputs.words[d] = words;
+      });
+      first += part.ids.length;
+    }
   }
   return outputs;
+}
+
+/**
+ * A word's `top` most probable classes, "none" and the given targets, most probable first
+ * (ties: lower class first); the first is the word's most probable class.
+ *
+ * @example
+ * ```ts
+ * import { keptClasses } from "./inference.ts";
+ * const word = keptClasses(Float32Array.of(0.25, 0.5, 0.125, 0.125), 1, [1]);
+ * console.log(word.classes, word.p); // Int32Array(3) [ 1, 0, 2 ] Float32Array(3) [ 0.5, 0.25, 0.125 ]
+ * ```
+ */
+export function keptClasses(p: Float32Array, top: number, targets: number[]): WordDistribution {
+  const before = (a: number, b: number) => p[a] > p[b] || (p[a] === p[b] && a < b);
+  // The `top` best classes by insertion into a short sorted list: one comparison per class for
+  // most of a long row, since few beat the list's last.
+  const best: number[] = [];
+  for (let c = 0; c < p.length; c++) {
+    if (best.length === top && !before(c, best[top - 1])) continue;
+    let at = best.length === top ? top - 1 : best.length;
+    while (at > 0 && before(c, best[at - 1])) at--;
+    best.splice(at, 0, c);
+    if (best.length > top) best.pop();
+  }
+  const classes = [...new Set([...best, 0, ...targets.map((t) => t + 1)])].sort((a, b) =>
+    before(a, b) ? -1 : before(b, a) ? 1 : 0
+  );
+  return { classes: Int32Array.from(classes), p: Float32Array.from(classes, (c) => p[c]) };
+}
+
+/** The probability a word's kept distribution has for class `c`; undefined when not kept. */
+export function probabilityOf(word: WordDistribution, c: number): number | undefined {
+  const i = word.classes.indexOf(c);
+  return i < 0 ? undefined : word.p[i];
 }
 
 /** The decided value of every target: class index (aspects) or 0/1 at the threshold (labels). */
@@ -91,21 +153,22 @@ export function maskShares(outputs: Outputs, targets: number): number[] {
  * The positions of the `k` words a target reads most in one document: those with the largest
  * mask value p[l, t+1], largest first. Each target's classifier sees the words weighted by its
  * mask, so these are the words its prediction rests on, even when every word's own most
- * probable class is "none".
+ * probable class is "none". The words must have kept the target (see {@linkcode KeptWords}).
  *
  * @example
  * ```ts
- * import { wordsReadBy } from "./inference.ts";
- * const words = [Float32Array.of(0.5, 0.1, 0.4), Float32Array.of(0.2, 0.7, 0.1)];
+ * import { keptClasses, wordsReadBy } from "./inference.ts";
+ * const words = [Float32Array.of(0.5, 0.1, 0.4), Float32Array.of(0.2, 0.7, 0.1)]
+ *   .map((p) => keptClasses(p, 3, []));
  * console.log(wordsReadBy(words, 0, 1), wordsReadBy(words, 1, 2)); // [1] [0, 1]
  * ```
  */
-export function wordsReadBy(
-  wordProbabilities: ArrayLike<number>[],
-  target: number,
-  k: number,
-): number[] {
-  return Array.from(wordProbabilities, (p, l) => [p[target + 1], l])
+export function wordsReadBy(words: WordDistribution[], target: number, k: number): number[] {
+  return words.map((word, l) => {
+    const p = probabilityOf(word, target + 1);
+    if (p === undefined) throw new Error(`word ${l} did not keep target ${target}'s probability`);
+    return [p, l];
+  })
     .sort((a, b) => b[0] - a[0] || a[1] - b[1])
     .slice(0, k)
     .map(([, l]) => l);
@@ -117,19 +180,34 @@ export function wordsReadBy(
  *
  * @example
  * ```ts
- * import { distinctWordsReadBy } from "./inference.ts";
- * const p = [0.6, 0.1, 0.5].map((m) => Float32Array.of(1 - m, m));
- * console.log(distinctWordsReadBy(p, ["noise", "gate", "noise"], 0, 2)); // ["noise", "gate"]
+ * import { distinctWordsReadBy, keptClasses } from "./inference.ts";
+ * const kept = [0.6, 0.1, 0.5].map((m) => keptClasses(Float32Array.of(1 - m, m), 2, []));
+ * console.log(distinctWordsReadBy(kept, ["noise", "gate", "noise"], 0, 2)); // ["noise", "gate"]
  * ```
  */
 export function distinctWordsReadBy(
-  wordProbabilities: ArrayLike<number>[],
+  kept: WordDistribution[],
   words: string[],
   target: number,
   k: number,
 ): string[] {
-  const ranked = wordsReadBy(wordProbabilities, target, wordProbabilities.length);
+  const ranked = wordsReadBy(kept, target, kept.length);
   return [...new Set(ranked.map((l) => words[l]))].slice(0, k);
+}
+
+/**
+ * Labels mode: the document's most probable label, as a list of targets for
+ * {@linkcode KeptWords}; the label whose words {@linkcode deletionTest} deletes.
+ *
+ * @example
+ * ```ts
+ * import { topLabel } from "./inference.ts";
+ * console.log(topLabel([[0.2], [0.9], [0.4]])); // [1]
+ * ```
+ */
+export function topLabel(probabilities: number[][]): number[] {
+  const scores = probabilities.map((p) => p[0]);
+  return [scores.indexOf(Math.max(...scores))];
 }
 
 /** What deleting words does to the probability of each document's most probable label. */
@@ -146,13 +224,14 @@ export interface DeletionTest {
 
 /**
  * A faithfulness check of the explanations (ERASER's comprehensiveness): for each document,
- * deletes the `k` words its most probable label reads most (see {@linkcode wordsReadBy}), and
+ * deletes the `k` words its most probable label reads most (see {@linkcode wordsReadBy}; the
+ * outputs must keep that label, {@linkcode topLabel}), and
  * `k` seeded random words, and measures how much that label's probability drops. Masks that
  * explain the prediction make the first drop much larger than the second. Labels mode.
  *
  * @example
  * ```ts ignore
- * const outputs = await predictAll(model, docs.ids, 64, 256, true);
+ * const outputs = await predictAll(model, docs.ids, 64, 256, { top: 1, targets: topLabel });
  * const { readWords, randomWords } = await deletionTest(model, docs.ids, outputs, 64, 256, 3);
  * ```
  */
@@ -173,10 +252,9 @@ export async function deletionTest(
     doc.filter((_, l) => !positions.includes(l));
   ids.forEach((doc, d) => {
     if (doc.length <= k) return;
-    const scores = outputs.probabilities[d].map((p) => p[0]);
-    const label = scores.indexOf(Math.max(...scores));
+    const [label] = topLabel(outputs.probabilities[d]);
     tested.push({ doc: d, label });
-    withoutRead.push(without(doc, wordsReadBy(outputs.wordProbabilities[d], label, k)));
+    withoutRead.push(without(doc, wordsReadBy(outputs.words[d], label, k)));
     const positions = Array.from(doc.keys());
     for (let i = positions.length - 1; i > 0; i--) {
       const j = Math.floor(next() * (i + 1));
@@ -220,7 +298,7 @@ export interface MaskAgreement {
  * const outputs = {
  *   probabilities: [],
  *   wordClasses: [Int32Array.of(0, 1, 2, 1)],
- *   wordProbabilities: [],
+ *   words: [],
  * };
  * console.log(maskAgreement(outputs, [Int32Array.of(1, 0)])); // { selected: 0.75, onLabel: 0.6666666666666666, chance: 0.5 }
  * ```

@@ -18,6 +18,7 @@ import {
   type ReportData,
   type ReportDocument,
   type TargetSummary,
+  TOOLTIP_CLASSES,
   type TrainingCurves,
 } from "./report_html.ts";
 import { writeFileAtomic } from "../files/safetensors.ts";
@@ -123,13 +124,20 @@ async function buildReport(
     config.maxLen,
   );
   const { model } = loaded;
-  // Word distributions of every document would not fit for big data with many targets: the
-  // summaries only need each word's class, the shown documents their distributions.
-  const showsAll = limit >= docs.ids.length;
-  const all = await predictAll(model, docs.ids, config.batchSize, config.maxLen, showsAll);
-  const detail = showsAll
-    ? all
-    : await predictAll(model, docs.ids.slice(0, limit), config.batchSize, config.maxLen, true);
+  // The summaries need only each word's class; the shown documents keep each word's most probable
+  // classes (its tooltip) and the predicted labels (the words each reads most).
+  const all = await predictAll(model, docs.ids, config.batchSize, config.maxLen);
+  const predicted = (probabilities: number[][]) =>
+    space.mode === "labels"
+      ? space.targets.flatMap((_, t) => probabilities[t][0] >= threshold ? [t] : [])
+      : [];
+  const detail = await predictAll(
+    model,
+    docs.ids.slice(0, limit),
+    config.batchSize,
+    config.maxLen,
+    { top: TOOLTIP_CLASSES, targets: predicted },
+  );
   const truth = truthOf(table, loaded);
   const idColumn = table.columns.find((c) => c === "id" || c.endsWith("_id"));
   const documents = detail.probabilities.map((probabilities, doc): ReportDocument => {
@@ -142,7 +150,7 @@ async function buildReport(
       words: tokens.slice(0, read).map((token, i) => ({
         start: token.start,
         end: token.end,
-        probabilities: detail.wordProbabilities[doc][i],
+        distribution: detail.words[doc][i],
       })),
       unreadFrom: tokens.length > read ? tokens[read].start : undefined,
       probabilities,

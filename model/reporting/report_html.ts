@@ -9,7 +9,11 @@
 
 import STYLE from "./report_page.css" with { type: "text" };
 import SCRIPT from "./report_page.js" with { type: "text" };
-import { distinctWordsReadBy } from "../evaluation/inference.ts";
+import {
+  distinctWordsReadBy,
+  probabilityOf,
+  type WordDistribution,
+} from "../evaluation/inference.ts";
 
 /** One word of a document: where it is in the text and what the masker made of it. */
 export interface ReportWord {
@@ -17,8 +21,8 @@ export interface ReportWord {
   start: number;
   /** Offset just past the word. */
   end: number;
-  /** [T+1]: the word's distribution; index 0 is "none", index t+1 is target t. */
-  probabilities: ArrayLike<number>;
+  /** Its most probable classes and those of the predicted labels (0 is "none", t+1 target t). */
+  distribution: WordDistribution;
 }
 
 /** One document as the report shows it. */
@@ -77,7 +81,7 @@ export interface ReportData {
 }
 
 /** Targets listed in a word's tooltip; the rest are counted in one line. */
-const TOOLTIP_CLASSES = 10;
+export const TOOLTIP_CLASSES = 10;
 
 /**
  * A background colour per target that keeps dark text readable and still tells hundreds of
@@ -126,36 +130,36 @@ const probability = (p: number) => p.toFixed(3);
 const percent = (share: number) => `${(100 * share).toFixed(1)}%`;
 
 /** The most probable class of a word: 0 = none, t+1 = target t. */
-function wordClass(probabilities: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < probabilities.length; c++) {
-    if (probabilities[c] > probabilities[best]) best = c;
-  }
-  return best;
+function wordClass(word: ReportWord): number {
+  return word.distribution.classes[0];
 }
 
-/** A word's tooltip data: its most probable classes as "class:p" pairs, "none" always among them. */
-function tooltipData(probabilities: ArrayLike<number>): { pairs: string; more: number } {
-  const ranked = Array.from(probabilities, (p, c) => [c, p]).sort((a, b) => b[1] - a[1]);
-  const shown = ranked.slice(0, TOOLTIP_CLASSES);
-  if (!shown.some(([c]) => c === 0)) shown.push(ranked.find(([c]) => c === 0)!);
+/**
+ * A word's tooltip data: its most probable classes as "class:p" pairs, "none" always among them,
+ * and how many of the `classes` (T+1) are not shown.
+ */
+function tooltipData(word: ReportWord, classes: number): { pairs: string; more: number } {
+  const { classes: kept, p } = word.distribution;
+  const shown = Array.from(kept.subarray(0, TOOLTIP_CLASSES), (c, i) => [c, p[i]]);
+  if (!shown.some(([c]) => c === 0)) shown.push([0, probabilityOf(word.distribution, 0)!]);
   return {
     pairs: shown.map(([c, p]) => `${c}:${probability(p)}`).join(" "),
-    more: ranked.length - shown.length,
+    more: classes - shown.length,
   };
 }
 
-function renderText(doc: ReportDocument): string {
+/** A document's text with its read words marked; `classes` is T+1. */
+function renderText(doc: ReportDocument, classes: number): string {
   let html = "";
   let at = 0;
   for (const word of doc.words) {
     html += escapeHtml(doc.text.slice(at, word.start));
-    const c = wordClass(word.probabilities);
-    const { pairs, more } = tooltipData(word.probabilities);
+    const c = wordClass(word);
+    const { pairs, more } = tooltipData(word, classes);
     // The underline's opacity (--p) is the probability of the class the colour shows.
     const highlight = c === 0
       ? 'class="w"'
-      : `class="w t${c - 1}" data-t="${c - 1}" style="--p:${word.probabilities[c].toFixed(2)}"`;
+      : `class="w t${c - 1}" data-t="${c - 1}" style="--p:${word.distribution.p[0].toFixed(2)}"`;
     const moreAttribute = more ? ` data-more="${more}"` : "";
     html += `<span ${highlight} data-p="${pairs}"${moreAttribute}>${
       escapeHtml(doc.text.slice(word.start, word.end))
@@ -181,7 +185,7 @@ const READ_WORDS = 3;
 
 /** Labels mode: under the predictions, the words each predicted label reads most. */
 function labelReads(data: ReportData, doc: ReportDocument, predicted: string[]): string {
-  const probabilities = doc.words.map((w) => w.probabilities);
+  const probabilities = doc.words.map((w) => w.distribution);
   const words = doc.words.map((w) => doc.text.slice(w.start, w.end));
   const rows = predicted.map((label) => {
     const read = distinctWordsReadBy(probabilities, words, data.targets.indexOf(label), READ_WORDS);
@@ -258,7 +262,7 @@ function renderDocument(data: ReportData, doc: ReportDocument): string {
     : `<p class="note">The model reads the first ${doc.words.length} words; the greyed rest was not read.</p>`;
   return `<details class="doc" open><summary><span class="name">${escapeHtml(doc.name)}</span>` +
     ` <span class="brief">${briefOutcome(data, doc)}</span></summary>` +
-    `<p class="text">${renderText(doc)}</p>${unread}` +
+    `<p class="text">${renderText(doc, data.targets.length + 1)}</p>${unread}` +
     (data.mode === "labels" ? labelPredictions(data, doc) : aspectPredictions(data, doc)) +
     "</details>";
 }
@@ -268,7 +272,7 @@ function usedTargets(data: ReportData): number[] {
   const used = new Set<number>();
   for (const doc of data.documents) {
     for (const word of doc.words) {
-      const c = wordClass(word.probabilities);
+      const c = wordClass(word);
       if (c > 0) used.add(c - 1);
     }
   }
@@ -451,7 +455,10 @@ function renderChart(curves: TrainingCurves): string {
  *   summaries: [{ share: 0.5, topWords: [["audio", 1]] }],
  *   documents: [{
  *     name: "doc0", text: "an audio tool", probabilities: [[0.9]],
- *     words: [{ start: 3, end: 8, probabilities: [0.2, 0.8] }],
+ *     words: [{
+ *       start: 3, end: 8,
+ *       distribution: { classes: Int32Array.of(1, 0), p: Float32Array.of(0.8, 0.2) },
+ *     }],
  *   }],
  * });
  * assert.match(html, /<span class="w t0" data-t="0"[^>]*>audio<\/span>/);
