@@ -3,7 +3,7 @@ import { getGpu, readBuffers } from "../kernels/gpu.ts";
 import { DEFAULTS, type TrainConfig } from "../model/task/config.ts";
 import type { TargetSpace } from "../model/task/dataset.ts";
 import { MtmModel, planDeviceMemory } from "../model/network/mtm.ts";
-import type { Batch } from "../model/network/batch_plan.ts";
+import { type Batch, passBytesPerDocument } from "../model/network/batch_plan.ts";
 import { predictAll, topLabel } from "../model/evaluation/inference.ts";
 
 const LABELS: TargetSpace = {
@@ -264,4 +264,36 @@ Deno.test("the memory plan runs a batch too large for one binding in passes, or 
       planDeviceMemory({ ...spec, config: tinyConfig({ batchSize: 64, maxLen: 4096 }) }, limits),
     /lower --max-len$/,
   );
+});
+
+Deno.test("with a device memory budget the plan runs smaller passes, or refuses in one line", async () => {
+  const spec = {
+    config: tinyConfig({ batchSize: 64, maxLen: 256 }),
+    vocabSize: 100,
+    dim: 100,
+    space: LABELS,
+  };
+  const limits = { maxStorageBufferBindingSize: 2 ** 27 };
+  const whole = planDeviceMemory(spec, limits);
+  assert.equal(whole.passDocuments, undefined);
+  // Room for the parameters and a quarter of the batch's tensors.
+  const perDocument = passBytesPerDocument(spec, 256);
+  const parameters = whole.bytes - 64 * perDocument;
+  const budget = { memoryBytes: parameters + 16.5 * perDocument };
+  const planned = planDeviceMemory(spec, limits, budget);
+  assert.equal(planned.passDocuments, 16);
+  assert.ok(planned.bytes <= budget.memoryBytes, `${planned.bytes} over ${budget.memoryBytes}`);
+  assert.match(planned.summary, /passes of up to 16 documents of 256 words .* device memory/);
+  assert.throws(
+    () => planDeviceMemory(spec, limits, { ...budget, explicitBatch: true }),
+    /a batch of 64 × 256 words needs about .* GiB, over the .* of device memory training may use: lower --batch-size to 16 or less, or --max-len/,
+  );
+  assert.throws(
+    () => planDeviceMemory(spec, limits, { memoryBytes: parameters + perDocument / 2 }),
+    /the parameters and one document of 256 words need about .*: lower --max-len$/,
+  );
+  // The model cuts its passes by the same bound.
+  const model = new MtmModel(await getGpu(), spec, { maxPassBytes: planned.maxPassBytes });
+  const batch = { ids: Array.from({ length: 40 }, () => new Int32Array(256).fill(3)) };
+  assert.deepEqual(model.passes(batch, 256).map((p) => p.ids.length), [14, 13, 13]);
 });

@@ -67,16 +67,30 @@ export function batchTensors(spec: ModelSpec, B: number, words: number): [string
 
 /**
  * Documents padded to `L` words that one pass holds, every tensor of {@link batchTensors} within
- * a binding of `maxBindingBytes`; 0 when not even one document fits. A batch of more runs as
- * several passes whose gradients add up.
+ * a binding of `maxBindingBytes` and, with `maxPassBytes`, all of them and their gradients
+ * within that many bytes; 0 when not even one document fits. A batch of more runs as several
+ * passes whose gradients add up.
  *
  * @example
  * ```ts ignore
  * documentsPerPass(spec, 256, 2 ** 27); // 21 at 6,190 labels: p [B,L,T+1] is the largest
  * ```
  */
-export function documentsPerPass(spec: ModelSpec, L: number, maxBindingBytes: number): number {
-  return Math.floor(maxBindingBytes / 4 / largestTensor(spec, L)[1]);
+export function documentsPerPass(
+  spec: ModelSpec,
+  L: number,
+  maxBindingBytes: number,
+  maxPassBytes = Infinity,
+): number {
+  return Math.min(
+    Math.floor(maxBindingBytes / 4 / largestTensor(spec, L)[1]),
+    Math.floor(maxPassBytes / passBytesPerDocument(spec, L)),
+  );
+}
+
+/** Device bytes of one document's tensors of {@link batchTensors} and their gradients. */
+export function passBytesPerDocument(spec: ModelSpec, L: number): number {
+  return 8 * batchTensors(spec, 1, L).reduce((a, [, n]) => a + n, 0);
 }
 
 /**

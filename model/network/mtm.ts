@@ -18,6 +18,7 @@ import {
   batchTensors,
   documentsPerPass,
   largestTensor,
+  passBytesPerDocument,
 } from "./batch_plan.ts";
 import { GradientAccumulation } from "../../kernels/gradient_accumulation/gradient_accumulation.ts";
 import { accumulationPhase } from "../../kernels/gradient_accumulation/reference.ts";
@@ -63,6 +64,9 @@ export interface ModelOptions {
   planCacheBytes?: number;
   /** The binding size passes are planned for: the adapter's, unless a test asks for less. */
   maxBindingBytes?: number;
+  /** Device bytes one pass's tensors and their gradients may take together: no bound unless
+   * the memory plan sets one (see {@link planDeviceMemory}). */
+  maxPassBytes?: number;
   /** Bytes past which a parameter is split into slices (PARAMETER_SLICE_BYTES unless a test
    * asks for less). */
   parameterSliceBytes?: number;
@@ -96,6 +100,7 @@ export class MtmModel {
   #plans = new Map<string, BatchPlan>();
   #planCacheBytes: number;
   #maxBindingBytes: number;
+  #maxPassBytes: number;
   #adam: Adam;
   /** The parameters the optimizer trains (frozen embeddings left out). */
   #trained: Parameter[];
@@ -112,6 +117,7 @@ export class MtmModel {
       planCacheBytes = PLAN_CACHE_BYTES,
       parameterSliceBytes,
       maxBindingBytes = gpu.limits.maxStorageBufferBindingSize,
+      maxPassBytes = Infinity,
     }: ModelOptions = {},
   ) {
     this.#gpu = gpu;
@@ -119,6 +125,7 @@ export class MtmModel {
     this.encoder = encoder;
     this.#planCacheBytes = planCacheBytes;
     this.#maxBindingBytes = maxBindingBytes;
+    this.#maxPassBytes = maxPassBytes;
     const { config } = spec;
     const next = mulberry32(config.seed);
     this.seeds = {
@@ -165,19 +172,24 @@ export class MtmModel {
   }
 
   /**
-   * `batch` cut into passes that each fit the adapter's bindings at padded length L (one pass
-   * when it fits whole), as even as possible, in document order.
+   * `batch` cut into passes that each fit the adapter's bindings (and the pass bytes the memory
+   * plan allows) at padded length L (one pass when it fits whole), as even as possible, in
+   * document order.
    */
   passes(batch: Batch, L: number): Batch[] {
     const B = batch.ids.length;
-    const fit = documentsPerPass(this.spec, L, this.#maxBindingBytes);
+    const fit = documentsPerPass(this.spec, L, this.#maxBindingBytes, this.#maxPassBytes);
     if (fit < 1) {
       const [name, size] = largestTensor(this.spec, L);
+      const overBinding = size * 4 > this.#maxBindingBytes;
       throw new DataError(
-        `one document of ${L} words needs ${(size * 4 / 2 ** 20).toFixed(0)} MiB for its ` +
-          `${name}, over this adapter's ${
-            (this.#maxBindingBytes / 2 ** 20).toFixed(0)
-          } MiB per buffer: lower --max-len`,
+        `one document of ${L} words needs ` +
+          (overBinding
+            ? `${mib(size * 4)} for its ${name}, over this adapter's ` +
+              `${mib(this.#maxBindingBytes)} per buffer`
+            : `${mib(passBytesPerDocument(this.spec, L))} for its tensors, over the ` +
+              `${mib(this.#maxPassBytes)} a pass may take`) +
+          ": lower --max-len",
       );
     }
     const count = Math.ceil(B / fit);
@@ -421,6 +433,9 @@ export interface MemoryPlan {
   /** Documents of the longest padded length one pass holds, when the largest batch needs
    * passes. */
   passDocuments?: number;
+  /** Device bytes a pass may take, when memory rather than bindings bounds the passes: the
+   * model's {@link ModelOptions.maxPassBytes}. */
+  maxPassBytes?: number;
   /** One line saying whether batches run whole or in passes, and why. */
   summary: string;
 }
@@ -434,6 +449,8 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
  * `explicitBatch` (the user chose the batch size) a batch that does not fit whole is a one-line
  * {@link DataError} saying what to lower instead; so is a single document too long for a pass.
  * `longest`, the longest document's words when the data is known, bounds the padded length.
+ * With `memoryBytes` (the device memory training may use, where it is known), a plan over it
+ * runs in smaller passes, `maxPassBytes` each, or is refused the same way.
  *
  * @example
  * ```ts
@@ -447,7 +464,20 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 export function planDeviceMemory(
   spec: ModelSpec,
   limits: Record<string, number>,
-  { explicitBatch = false, longest = Infinity } = {},
+  { explicitBatch = false, longest = Infinity, memoryBytes = Infinity } = {},
+): MemoryPlan {
+  const plan = bindingPlan(spec, limits, explicitBatch, longest);
+  return plan.bytes <= memoryBytes
+    ? plan
+    : memoryPlan(spec, limits.maxStorageBufferBindingSize, explicitBatch, longest, memoryBytes);
+}
+
+/** The plan of {@link planDeviceMemory} by the binding limit alone. */
+function bindingPlan(
+  spec: ModelSpec,
+  limits: Record<string, number>,
+  explicitBatch: boolean,
+  longest: number,
 ): MemoryPlan {
   const { batchSize: B } = spec.config;
   // Batches pad to the longest document they hold, never past --max-len.
@@ -484,6 +514,45 @@ export function planDeviceMemory(
       `words (more when shorter): one document's ${name} takes ${mib(perDocument * 4)} and ` +
       `this adapter binds ${mib(binding)} per buffer; gradients add up over a batch's passes, ` +
       `so each step still learns from ${B} documents`,
+  };
+}
+
+/** Passes small enough that the parameters and the largest pass fit `memoryBytes`. */
+function memoryPlan(
+  spec: ModelSpec,
+  binding: number,
+  explicitBatch: boolean,
+  longest: number,
+  memoryBytes: number,
+): MemoryPlan {
+  const { batchSize: B, maxLen } = spec.config;
+  const L = paddedLength(Math.min(longest, maxLen), maxLen);
+  const parameters = deviceBytes(spec, [], true);
+  const maxPassBytes = memoryBytes - parameters;
+  const fit = documentsPerPass(spec, L, binding, maxPassBytes);
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const over = `over the ${gib(memoryBytes)} of device memory training may use`;
+  if (fit < 1) {
+    throw new DataError(
+      `the parameters and one document of ${L} words need about ` +
+        `${gib(parameters + passBytesPerDocument(spec, L))}, ${over}: lower --max-len`,
+    );
+  }
+  if (explicitBatch && fit < B) {
+    throw new DataError(
+      `a batch of ${B} × ${L} words needs about ` +
+        `${gib(parameters + B * passBytesPerDocument(spec, L))}, ${over}: lower --batch-size ` +
+        `to ${fit} or less, or --max-len`,
+    );
+  }
+  return {
+    bytes: parameters + Math.min(B, fit) * passBytesPerDocument(spec, L),
+    passDocuments: fit,
+    maxPassBytes,
+    summary: `batches of ${B} documents run in passes of up to ${fit} documents of ${L} ` +
+      `words (more when shorter), so that the model stays within the ${gib(memoryBytes)} of ` +
+      `device memory training may use; gradients add up over a batch's passes, so each step ` +
+      `still learns from ${B} documents`,
   };
 }
 

@@ -198,8 +198,8 @@ export async function train(device: () => Promise<Gpu>, run: TrainRun): Promise<
   const release = await openRunFolder(run);
   try {
     logData(run, data);
-    const { gpu, modelSpec } = await planMemory(device, run, data);
-    const model = new MtmModel(gpu, modelSpec, { embeddings: data.vectors?.vectors });
+    const { gpu, modelSpec, maxPassBytes } = await planMemory(device, run, data);
+    const model = new MtmModel(gpu, modelSpec, { embeddings: data.vectors?.vectors, maxPassBytes });
     const training: Training = {
       run,
       data,
@@ -256,7 +256,7 @@ async function planMemory(
   device: () => Promise<Gpu>,
   run: TrainRun,
   data: PreparedData,
-): Promise<{ gpu: Gpu; modelSpec: ModelSpec }> {
+): Promise<{ gpu: Gpu; modelSpec: ModelSpec; maxPassBytes?: number }> {
   const { config, log } = run;
   const { space, vocab, dim } = data;
   // The data is read and checked before the device is asked for, so bad input fails fast.
@@ -268,22 +268,24 @@ async function planMemory(
   const plan = planDeviceMemory(modelSpec, gpu.limits, {
     explicitBatch: run.batchSizeGiven,
     longest,
+    memoryBytes: trainingMemory(gpu),
   });
   const bytes = plan.bytes;
-  // A software adapter's device memory is this machine's memory.
-  const memory = Deno.systemMemoryInfo().total;
-  if (gpu.isFallbackAdapter && bytes > 0.8 * memory) {
-    throw new DataError(
-      `this model needs about ${(bytes / 2 ** 30).toFixed(1)} GiB at --batch-size ` +
-        `${config.batchSize} and --max-len ${config.maxLen}, over 80% of this machine's ` +
-        `${(memory / 2 ** 30).toFixed(1)} GiB that the software adapter uses: lower either`,
-    );
-  }
   log(
     `adapter: ${gpu.description}; this model needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of it`,
   );
   log(plan.summary);
-  return { gpu, modelSpec };
+  return { gpu, modelSpec, maxPassBytes: plan.maxPassBytes };
+}
+
+/**
+ * Device memory training may use, where it is known: a software adapter's memory is this
+ * machine's, and half of it leaves room for what the plan does not count (host copies, the
+ * driver; peak RSS was 1.6× the plan at the icd shape). WebGPU does not tell a hardware
+ * adapter's total memory, so there the binding limits alone plan the passes.
+ */
+function trainingMemory(gpu: Gpu): number | undefined {
+  return gpu.isFallbackAdapter ? 0.5 * Deno.systemMemoryInfo().total : undefined;
 }
 
 /** Where training starts: the checkpoint restored (resume), or step 0 with a new metrics file. */
