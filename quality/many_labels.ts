@@ -3,7 +3,8 @@
  * ICD-like set (`data/synthetic_codes.ts`), trains maskconv on it with default flags, and prints
  * its test micro-F1, P@1 and P@5 next to the TF-IDF linear SVM's and to the label-frequency
  * prior's (every document gets the training set's frequencies as scores, its threshold tuned on
- * validation like the others'). Results go to `runs/quality/many-labels/results.json`.
+ * validation like the others'). The model and `results.json` go to
+ * `runs/quality/many-labels/codes-LABELS-DOCUMENTS-WORDS-SEED/`.
  *
  *     deno run -A quality/many_labels.ts [--labels 16000] [--documents 2000] [--words 30]
  *       [--seed 1] [--fresh] [--skip-svm]
@@ -105,8 +106,9 @@ async function main(args: string[]): Promise<void> {
   });
   const size = sizes(values);
   Deno.chdir(new URL("..", import.meta.url));
-  const dir = `data/quality/codes-${size.labels}-${size.documents}-${size.words}-${size.seed}`;
-  const out = `runs/quality/${NAME}`;
+  const tag = `codes-${size.labels}-${size.documents}-${size.words}-${size.seed}`;
+  const dir = `data/quality/${tag}`;
+  const out = `runs/quality/${NAME}/${tag}`;
   const [train, valid, test] = ["train", "valid", "test"].map((split) => `${dir}/${split}.csv`);
   if (!await exists(test)) {
     const flags = Object.entries(size).flatMap(([key, n]) => [`--${key}`, String(n)]);
