@@ -126,18 +126,23 @@ async function buildReport(
   const { model } = loaded;
   // The summaries need only each word's class; the shown documents keep each word's most probable
   // classes (its tooltip) and the predicted labels (the words each reads most).
-  const all = await predictAll(model, docs.ids, config.batchSize, config.maxLen);
   const predicted = (probabilities: number[][]) =>
     space.mode === "labels"
       ? space.targets.flatMap((_, t) => probabilities[t][0] >= threshold ? [t] : [])
       : [];
-  const detail = await predictAll(
+  const kept = { top: TOOLTIP_CLASSES, targets: predicted };
+  // When every document is shown, one prediction serves the summaries and the documents.
+  const showsAll = limit >= docs.ids.length;
+  const all = await predictAll(
     model,
-    docs.ids.slice(0, limit),
+    docs.ids,
     config.batchSize,
     config.maxLen,
-    { top: TOOLTIP_CLASSES, targets: predicted },
+    showsAll ? kept : undefined,
   );
+  const detail = showsAll
+    ? all
+    : await predictAll(model, docs.ids.slice(0, limit), config.batchSize, config.maxLen, kept);
   const truth = truthOf(table, loaded);
   const idColumn = table.columns.find((c) => c === "id" || c.endsWith("_id"));
   const documents = detail.probabilities.map((probabilities, doc): ReportDocument => {
