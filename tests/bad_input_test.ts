@@ -555,7 +555,13 @@ const BAD_INPUTS: BadInput[] = [
   {
     input: "--mask nonsense",
     args: (c) => trainOver(c, "--labels-column", "tags", "--mask", "nonsense"),
-    error: /--mask nonsense: expected one of soft, gumbel, hard$/,
+    error: /--mask nonsense: expected one of soft, gumbel, hard, sparse$/,
+  },
+  {
+    input: "--mask-targets 33",
+    args: (c) =>
+      trainOver(c, "--labels-column", "tags", "--mask", "sparse", "--mask-targets", "33"),
+    error: /--mask-targets 33: must be 1 to 32$/,
   },
   {
     input: "--label-columns without a name",

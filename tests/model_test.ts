@@ -37,9 +37,15 @@ const BATCH_IDS = [Int32Array.of(2, 3, 4, 5, 6), Int32Array.of(4, 4, 1)];
  * tolerance of 2e-3 + 2e-2·|fd|) against the gradients the kernels produce, for six elements of
  * every parameter tensor.
  */
-async function checkModelGradients(config: TrainConfig, space: TargetSpace, batch: Batch) {
+async function checkModelGradients(
+  config: TrainConfig,
+  space: TargetSpace,
+  batch: Batch,
+  prepare: (model: MtmModel) => void = () => {},
+) {
   const gpu = await getGpu();
   const model = new MtmModel(gpu, { config, vocabSize: 7, dim: 4, space });
+  prepare(model);
   await model.lossAndGradients(batch, 6);
   const step = 2e-3;
   for (const p of model.params.list) {
@@ -77,6 +83,48 @@ Deno.test("the LSTM-masker model's gradients in aspects mode match finite differ
     ASPECTS,
     { ids: BATCH_IDS, targets: [Int32Array.of(2, 1), Int32Array.of(0, -1)] },
   );
+});
+
+Deno.test("the sparse-mask model's gradients match finite differences of its loss", async () => {
+  // Two of three targets per word: the kept sets stay put at the differences' step here. A
+  // target's windows that no word selects pool to relu(bias), which sits on relu's kink while
+  // the bias is still 0; off it, the differences see one side only.
+  const gpu = await getGpu();
+  const offTheKink = (model: MtmModel) => {
+    const bias = model.params.list.find((p) => p.name === "encoder.bias")!;
+    const values = Float32Array.from({ length: bias.size }, (_, i) => (i % 2 ? 0.05 : -0.05));
+    gpu.device.queue.writeBuffer(bias.value, 0, values);
+  };
+  await checkModelGradients(tinyConfig({ mask: "sparse", maskTargets: 2 }), LABELS, {
+    ids: BATCH_IDS,
+    targets: [Int32Array.of(1, 0, 1), Int32Array.of(0, 1, 0)],
+  }, offTheKink);
+});
+
+Deno.test("with sparse masks every word keeps none and at most maskTargets targets, trained or not", async () => {
+  const gpu = await getGpu();
+  const space: TargetSpace = {
+    mode: "labels",
+    targets: ["a", "b", "c", "d", "e", "f"],
+    classes: Array.from({ length: 6 }, () => ["1"]),
+  };
+  const config = tinyConfig({ mask: "sparse", maskTargets: 2 });
+  const model = new MtmModel(gpu, { config, vocabSize: 7, dim: 4, space });
+  const batch = { ids: BATCH_IDS, targets: BATCH_IDS.map(() => Int32Array.of(1, 0, 0, 1, 0, 1)) };
+  const kept = async () => {
+    const { tokenProbabilities } = await model.predict({ ids: BATCH_IDS }, 8);
+    return BATCH_IDS.flatMap((doc, b) =>
+      Array.from(doc, (_, l) => {
+        const p = tokenProbabilities.subarray((b * 8 + l) * 7, (b * 8 + l + 1) * 7);
+        assert.ok(Math.abs(p.reduce((s, v) => s + v, 0) - 1) < 1e-5);
+        assert.ok(p[0] > 0, "none is always kept");
+        return p.filter((v) => v > 0).length;
+      })
+    );
+  };
+  assert.deepEqual(await kept(), BATCH_IDS.flatMap((doc) => Array.from(doc, () => 3)));
+  for (let step = 1; step <= 3; step++) await model.trainStep(batch, step, 8);
+  assert.deepEqual(await kept(), BATCH_IDS.flatMap((doc) => Array.from(doc, () => 3)));
 });
 
 Deno.test("training is bit for bit the same for the same seed, and differs for another", async () => {

@@ -1,6 +1,6 @@
 /**
  * Verification of the per-token (Gumbel-)softmax: GPU vs the float64 reference in every mode on
- * edge-case class counts, hard mode's backward against the gumbel one, and the reference's
+ * edge-case class counts (sparse mode with ties and with every target kept), hard mode's backward against the gumbel one, and the reference's
  * gradients vs finite differences.
  *
  * @module
@@ -21,6 +21,7 @@ import {
   type Tolerance,
 } from "../verify.ts";
 import {
+  MAX_KEPT_TARGETS,
   type SoftmaxSampling,
   tokenSoftmaxBackward,
   tokenSoftmaxForward,
@@ -41,6 +42,8 @@ interface SoftmaxCase {
   withDp: boolean;
   /** s in m = s·p. */
   maskScale: number;
+  /** Logits on a grid of 0.5, so that many classes tie (sparse mode's ranking). */
+  ties?: boolean;
 }
 
 interface SoftmaxInputs {
@@ -50,10 +53,15 @@ interface SoftmaxInputs {
 }
 
 /** Draws inputs already rounded to f32, so the reference sees exactly what the GPU sees. */
-function drawInputs(next: () => number, { B, L, T }: TokenSoftmaxShape): SoftmaxInputs {
+function drawInputs(
+  next: () => number,
+  { B, L, T }: TokenSoftmaxShape,
+  ties = false,
+): SoftmaxInputs {
   const f32 = (x: Float64Array) => Float64Array.from(Float32Array.from(x));
+  const a = fillUniform(next, new Float64Array(B * L * (T + 1)), -2, 2);
   return {
-    a: f32(fillUniform(next, new Float64Array(B * L * (T + 1)), -2, 2)),
+    a: ties ? a.map((v) => Math.round(2 * v) / 2) : f32(a),
     dp: f32(fillUniform(next, new Float64Array(B * L * (T + 1)), -1, 1)),
     dm: f32(fillUniform(next, new Float64Array(B * L * T), -1, 1)),
   };
@@ -65,11 +73,12 @@ function chainLength(terms: number): number {
 }
 
 function label(
-  { shape: { B, L, T }, lengths, sampling, withDp, maskScale }: SoftmaxCase,
+  { shape: { B, L, T }, lengths, sampling, withDp, maskScale, ties }: SoftmaxCase,
 ): string {
-  const { mode, seed, step, tau } = sampling;
-  return `B=${B} L=${L} T=${T} lengths=${lengths.join(",")} ${mode} seed=${seed} step=${step} ` +
-    `tau=${tau} scale=${maskScale}${withDp ? "" : " no dp"}`;
+  const { mode, seed, step, tau, keepTargets } = sampling;
+  const kept = mode === "sparse" ? ` keep=${keepTargets}` : "";
+  return `B=${B} L=${L} T=${T} lengths=${lengths.join(",")} ${mode}${kept} seed=${seed} ` +
+    `step=${step} tau=${tau} scale=${maskScale}${withDp ? "" : " no dp"}${ties ? " ties" : ""}`;
 }
 
 /** The GPU buffers of one case, with the inputs uploaded. */
@@ -104,8 +113,8 @@ async function forwardBackward(gpu: Gpu, softmax: TokenSoftmaxLaunch, out: GPUBu
 }
 
 async function parity(gpu: Gpu, softmaxCase: SoftmaxCase): Promise<CheckResult[]> {
-  const { shape, lengths, sampling, withDp, maskScale } = softmaxCase;
-  const inputs = drawInputs(mulberry32(5), shape);
+  const { shape, lengths, sampling, withDp, maskScale, ties } = softmaxCase;
+  const inputs = drawInputs(mulberry32(5), shape, ties);
   const buffers = upload(gpu, softmaxCase, inputs);
   // Built at step 0, then moved to the case's step as a training loop would.
   const softmax = new TokenSoftmaxLaunch(gpu, shape, buffers, { ...sampling, step: 0 }, {
@@ -186,6 +195,7 @@ async function hardIsStraightThrough(gpu: Gpu, softmaxCase: SoftmaxCase): Promis
 const GUMBEL: SoftmaxSampling = { mode: "gumbel", seed: 1909, step: 11, tau: 0.5 };
 const SOFT: SoftmaxSampling = { ...GUMBEL, mode: "soft", tau: 1.5 };
 const HARD: SoftmaxSampling = { ...GUMBEL, mode: "hard" };
+const sparse = (keepTargets: number): SoftmaxSampling => ({ ...SOFT, mode: "sparse", keepTargets });
 
 const CASES: SoftmaxCase[] = [
   // T+1 = 2: one class per invocation, 62 invocations idle.
@@ -219,6 +229,26 @@ const CASES: SoftmaxCase[] = [
     withDp: true,
     maskScale: 9001,
   })),
+  // Sparse: keep ≥ T (all kept), keep = T + 1, and 8 of 70 with and without many ties.
+  { shape: { B: 2, L: 3, T: 1 }, lengths: [3, 1], sampling: sparse(1), withDp: true, maskScale: 2 },
+  { shape: { B: 1, L: 2, T: 5 }, lengths: [2], sampling: sparse(6), withDp: false, maskScale: 7 },
+  ...[false, true].map((ties) => ({
+    shape: { B: 3, L: 4, T: 70 },
+    lengths: [4, 2, 0],
+    sampling: sparse(8),
+    withDp: true,
+    maskScale: 9,
+    ties,
+  })),
+  // ICD-sized, at the most targets a token may keep: 141 targets per invocation, 33 trips each.
+  ...[8, MAX_KEPT_TARGETS].map((keep) => ({
+    shape: { B: 1, L: 3, T: 9000 },
+    lengths: [3],
+    sampling: sparse(keep),
+    withDp: true,
+    maskScale: keep + 1,
+    ties: keep === 8,
+  })),
 ];
 
 const STRAIGHT_THROUGH_CASE: SoftmaxCase = {
@@ -237,6 +267,8 @@ const FIXTURE_MASK_SCALE = 4;
 const FIXTURE_SAMPLINGS: SoftmaxSampling[] = [
   { mode: "soft", seed: 0, step: 0, tau: 0.75 },
   { mode: "gumbel", seed: 20190925, step: 3, tau: 0.75 },
+  // Two of three targets: the random logits are far from the selection boundary at FD's step.
+  { mode: "sparse", seed: 0, step: 0, tau: 0.75, keepTargets: 2 },
 ];
 
 function fixtureLoss(

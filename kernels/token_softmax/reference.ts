@@ -11,9 +11,13 @@ import { hashUniform } from "../hash.ts";
 /**
  * How the token distributions are drawn: "soft" softmax(a/τ) (evaluation), "gumbel"
  * softmax((a + Gumbel noise)/τ), "hard" the one-hot of the Gumbel arg-max with the gumbel
- * backward (straight-through).
+ * backward (straight-through), "sparse" softmax(a/τ) over "none" and the token's
+ * `keepTargets` largest targets only, zero elsewhere (the same in training and evaluation).
  */
-export type SoftmaxMode = "soft" | "gumbel" | "hard";
+export type SoftmaxMode = "soft" | "gumbel" | "hard" | "sparse";
+
+/** The most targets a token may keep in sparse mode (the GPU's per-invocation list size). */
+export const MAX_KEPT_TARGETS = 32;
 
 /** Sizes: B documents of L padded positions, T targets (T + 1 classes, class 0 = "none"). */
 export interface TokenSoftmaxShape {
@@ -30,6 +34,8 @@ export interface SoftmaxSampling {
   step: number;
   /** Temperature τ > 0. */
   tau: number;
+  /** Sparse mode: targets each token keeps besides "none" (1 to MAX_KEPT_TARGETS). */
+  keepTargets?: number;
 }
 
 /** Where a uniform draw of exactly 0 is moved to (2^-25, half the grid step of hashUniform). */
@@ -49,6 +55,24 @@ export function gumbelNoise(seed: number, step: number, index: number): number {
   return -Math.log(-Math.log(u));
 }
 
+/**
+ * Which classes a token keeps in sparse mode: "none" (class 0) and the `keep` largest of the
+ * targets' logits y[1..T], ties broken towards the lower class, so exactly min(keep, T) targets.
+ *
+ * @example
+ * ```ts
+ * import { sparseKept } from "./reference.ts";
+ * console.log(sparseKept([5, 1, 3, 3, 2], 2)); // [true, false, true, true, false]
+ * ```
+ */
+export function sparseKept(y: ArrayLike<number>, keep: number): boolean[] {
+  const targets = Array.from({ length: y.length - 1 }, (_, i) => i + 1);
+  targets.sort((i, j) => y[j] - y[i] || i - j);
+  const kept = Array.from({ length: y.length }, (_, c) => c === 0);
+  for (const c of targets.slice(0, keep)) kept[c] = true;
+  return kept;
+}
+
 /** Forward results, all 0 at padding. */
 export interface TokenSoftmaxForward {
   p: Float64Array; // p: [B,L,T+1], one-hot in hard mode
@@ -58,7 +82,8 @@ export interface TokenSoftmaxForward {
 
 /**
  * p = softmax((a + n)/τ) per token, m = s·p without class 0 (s the mask scale); hard mode
- * outputs the one-hot of the first arg-max of (a + n)/τ instead.
+ * outputs the one-hot of the first arg-max of (a + n)/τ instead; sparse mode the softmax over
+ * the classes {@link sparseKept} keeps (pSoft = p: its backward is exact on the kept classes).
  *
  * @example
  * ```ts
@@ -74,7 +99,7 @@ export function tokenSoftmaxForward(
   a: Float64Array, // a: [B,L,T+1]
   lengths: ArrayLike<number>, // lengths: [B]
   { B, L, T }: TokenSoftmaxShape,
-  { mode, seed, step, tau }: SoftmaxSampling,
+  { mode, seed, step, tau, keepTargets = MAX_KEPT_TARGETS }: SoftmaxSampling,
   maskScale = 1,
 ): TokenSoftmaxForward {
   const classes = T + 1;
@@ -85,11 +110,12 @@ export function tokenSoftmaxForward(
     for (let l = 0; l < lengths[b]; l++) {
       const row = (b * L + l) * classes;
       const y = Array.from({ length: classes }, (_, c) => {
-        const noise = mode === "soft" ? 0 : gumbelNoise(seed, step, row + c);
-        return (a[row + c] + noise) / tau;
+        const noisy = mode === "gumbel" || mode === "hard";
+        return (a[row + c] + (noisy ? gumbelNoise(seed, step, row + c) : 0)) / tau;
       });
       const best = y.indexOf(Math.max(...y));
-      const e = y.map((v) => Math.exp(v - y[best]));
+      const kept = mode === "sparse" ? sparseKept(y, keepTargets) : y.map(() => true);
+      const e = y.map((v, c) => kept[c] ? Math.exp(v - y[best]) : 0);
       const total = e.reduce((s, v) => s + v, 0);
       for (let c = 0; c < classes; c++) {
         pSoft[row + c] = e[c] / total;

@@ -17,12 +17,39 @@ import {
 } from "../gpu.ts";
 import { LOOP_TRIPS, type Stage } from "../launch.ts";
 import { HASH_WGSL } from "../hash.ts";
-import type { SoftmaxMode, SoftmaxSampling, TokenSoftmaxShape } from "./reference.ts";
+import {
+  MAX_KEPT_TARGETS,
+  type SoftmaxMode,
+  type SoftmaxSampling,
+  type TokenSoftmaxShape,
+} from "./reference.ts";
 import SOFTMAX_WGSL from "./token_softmax.wgsl" with { type: "text" };
 
 const CODE = HASH_WGSL + SOFTMAX_WGSL;
 
-const MODE_CODES: Record<SoftmaxMode, number> = { soft: 0, gumbel: 1, hard: 2 };
+const MODE_CODES: Record<SoftmaxMode, number> = { soft: 0, gumbel: 1, hard: 2, sparse: 3 };
+
+/**
+ * An invocation's loop trips in the forward: three strided passes over the classes, and in
+ * sparse mode its insertion sort (≤ keep + 1 trips per target) and the keep merge rounds.
+ */
+function forwardTrips(T: number, { mode, keepTargets = MAX_KEPT_TARGETS }: SoftmaxSampling) {
+  const strided = Math.ceil((T + 1) / WORKGROUP_SIZE);
+  if (mode !== "sparse") return 3 * strided;
+  const keep = Math.min(keepTargets, T);
+  return 3 * strided + Math.ceil(T / WORKGROUP_SIZE) * (keep + 1) +
+    keep * (1 + Math.log2(WORKGROUP_SIZE));
+}
+
+function checkSampling(T: number, sampling: SoftmaxSampling): void {
+  const keep = sampling.keepTargets ?? MAX_KEPT_TARGETS;
+  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEPT_TARGETS) {
+    throw new RangeError(`keep ${keep} targets: sparse masks keep 1 to ${MAX_KEPT_TARGETS}`);
+  }
+  if (forwardTrips(T, sampling) > LOOP_TRIPS) {
+    throw new RangeError(`T=${T}: too many classes for one workgroup per token`);
+  }
+}
 
 /** The GPU buffers of the softmax, in the layouts the WGSL file states. */
 export interface TokenSoftmaxBuffers {
@@ -80,9 +107,7 @@ export class TokenSoftmaxLaunch implements Stage {
     { maskScale = 1 }: { maskScale?: number } = {},
   ) {
     const { B, L, T } = shape;
-    if (3 * Math.ceil((T + 1) / WORKGROUP_SIZE) > LOOP_TRIPS) {
-      throw new RangeError(`T=${T}: too many classes for one workgroup per token`);
-    }
+    checkSampling(T, sampling);
     this.#gpu = gpu;
     this.shape = shape;
     this.#sampling = { ...sampling };
@@ -118,9 +143,9 @@ export class TokenSoftmaxLaunch implements Stage {
 
   #paramWords(): number[] {
     const { B, L, T } = this.shape;
-    const { mode, seed, step, tau } = this.#sampling;
+    const { mode, seed, step, tau, keepTargets = MAX_KEPT_TARGETS } = this.#sampling;
     const [tauBits, scaleBits] = new Uint32Array(Float32Array.of(tau, this.#maskScale).buffer);
-    return [B, L, T, seed, step, MODE_CODES[mode], tauBits, scaleBits];
+    return [B, L, T, seed, step, MODE_CODES[mode], tauBits, scaleBits, keepTargets];
   }
 
   /** Sets the noise stream of the next submitted forward: one 4-byte write. */
@@ -131,6 +156,7 @@ export class TokenSoftmaxLaunch implements Stage {
 
   /** Changes mode, seed, step or temperature for the next submitted forward and backward. */
   configure(sampling: Partial<SoftmaxSampling>): void {
+    checkSampling(this.shape.T, { ...this.#sampling, ...sampling });
     Object.assign(this.#sampling, sampling);
     this.#gpu.device.queue.writeBuffer(this.#params, 0, Uint32Array.from(this.#paramWords()));
   }

@@ -4,8 +4,10 @@
 //   y = (a + n)/τ,  n = −log(−log u),  u = hash_uniform(seed, step, (b·L + l)·(T+1) + c)
 //   p = softmax(y),  m[t] = s·p[t+1]
 //
-// with n = 0 in soft mode; hard mode outputs the one-hot of the first arg-max of y in p and m
-// but keeps the soft p in p_soft, which every backward reads (straight-through):
+// with n = 0 in soft and sparse modes; hard mode outputs the one-hot of the first arg-max of y in
+// p and m but keeps the soft p in p_soft, which every backward reads (straight-through); sparse
+// mode keeps "none" and the `keep` largest targets' y (ties towards the lower class), and p is
+// their softmax, 0 elsewhere; p_soft = p, so the backward below is exact on the kept classes:
 //
 //   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + s·[0, dm]
 //
@@ -23,9 +25,10 @@ struct Params {
   T: u32, // targets; classes are T + 1
   seed: u32,
   step: u32, // the noise stream: fresh noise every training step
-  mode: u32, // SOFT, GUMBEL or HARD
+  mode: u32, // SOFT, GUMBEL, HARD or SPARSE
   tau: f32, // temperature
   mask_scale: f32, // s
+  keep: u32, // sparse mode: targets kept besides "none", 1 to MAX_KEPT
 }
 
 // The backward adds dp into the upstream gradient; without it dp is never read.
@@ -41,8 +44,10 @@ override HAS_DP: bool = true;
 @group(0) @binding(7) var<storage, read> dm: array<f32>; // [B, L, T]
 @group(0) @binding(8) var<storage, read_write> da: array<f32>; // [B, L, T+1]
 
-const SOFT: u32 = 0u;
+const GUMBEL: u32 = 1u;
 const HARD: u32 = 2u;
+const SPARSE: u32 = 3u;
+const MAX_KEPT: u32 = 32u;
 const LOWEST: f32 = -3.40282347e38;
 // 2^-25: where a draw of exactly 0 is moved to, half the grid step of hash_uniform.
 const U_MIN: f32 = 2.98023224e-8;
@@ -58,11 +63,16 @@ var<workgroup> sums: array<f32, WG>;
 
 fn logit(index: u32) -> f32 {
   var noise = 0.0;
-  if (params.mode != SOFT) {
+  if (params.mode == GUMBEL || params.mode == HARD) {
     let u = max(hash_uniform(params.seed, params.step, index), U_MIN);
     noise = -log(neg_log(u));
   }
   return (a[index] + noise) / params.tau;
+}
+
+// Whether x comes before y in the sparse ranking: larger value, then lower class.
+fn ranks_before(x: Best, y: Best) -> bool {
+  return x.value > y.value || (x.value == y.value && x.index < y.index);
 }
 
 // The largest value over the workgroup and its lowest index among ties.
@@ -74,7 +84,7 @@ fn workgroup_best(lid: u32, mine: Best) -> Best {
     if (lid < half) {
       let value = best_values[lid + half];
       let index = best_indices[lid + half];
-      if (value > best_values[lid] || (value == best_values[lid] && index < best_indices[lid])) {
+      if (ranks_before(Best(value, index), Best(best_values[lid], best_indices[lid]))) {
         best_values[lid] = value;
         best_indices[lid] = index;
       }
@@ -97,6 +107,35 @@ fn workgroup_sum(lid: u32, mine: f32) -> f32 {
   let total = sums[0];
   workgroupBarrier();
   return total;
+}
+
+// The last target sparse mode keeps, from the y that p_soft[row..] holds: each invocation sorts
+// its own strided targets' k best into a private list (≤ k trips per target), then k workgroup
+// rounds each take the best of the lists' heads, so nothing is read from memory twice.
+fn kth_target(lid: u32, row: u32) -> Best {
+  let k = min(params.keep, params.T);
+  var list: array<Best, MAX_KEPT>;
+  var count = 0u;
+  for (var c = 1u + lid; c <= params.T; c += WG) {
+    let item = Best(p_soft[row + c], c);
+    if (count == k && !ranks_before(item, list[k - 1u])) { continue; }
+    var i = min(count, k - 1u);
+    while (i > 0u && ranks_before(item, list[i - 1u])) {
+      list[i] = list[i - 1u];
+      i -= 1u;
+    }
+    list[i] = item;
+    count = min(count + 1u, k);
+  }
+  var head = 0u;
+  var kth = Best(LOWEST, 0xffffffffu);
+  for (var round = 0u; round < k; round++) {
+    var mine = Best(LOWEST, 0xffffffffu);
+    if (head < count) { mine = list[head]; }
+    kth = workgroup_best(lid, mine);
+    if (head < count && list[head].index == kth.index) { head += 1u; }
+  }
+  return kth;
 }
 
 fn token_id(wid: vec3u, nwg: vec3u) -> u32 {
@@ -132,9 +171,14 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     if (y > mine.value) { mine = Best(y, c); }
   }
   let best = workgroup_best(lid.x, mine);
+  let sparse = params.mode == SPARSE;
+  var kth = Best(LOWEST, 0xffffffffu);
+  if (sparse) { kth = kth_target(lid.x, row); }
   var sum = 0.0;
   for (var c = lid.x; c < classes; c += WG) {
-    let e = exp(p_soft[row + c] - best.value);
+    let y = p_soft[row + c];
+    let kept = !sparse || c == 0u || !ranks_before(kth, Best(y, c));
+    let e = select(0.0, exp(y - best.value), kept);
     p_soft[row + c] = e;
     sum += e;
   }

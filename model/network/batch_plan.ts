@@ -355,7 +355,13 @@ function softmaxStage(
     gpu,
     { B, L, T },
     { a: masker.a, lengths: act.lengths, p, m: act.m, dp, dm: act.dm, da: masker.da },
-    { mode: config.mask, seed: model.seeds.noise, step: 0, tau: config.tau },
+    {
+      mode: config.mask,
+      seed: model.seeds.noise,
+      step: 0,
+      tau: config.tau,
+      keepTargets: config.maskTargets,
+    },
     { maskScale: encoderMaskScale(config, T) },
   );
 }

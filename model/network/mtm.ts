@@ -25,6 +25,7 @@ import { accumulationPhase } from "../../kernels/gradient_accumulation/reference
 import { batchWordBudget, paddedLength } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { type Parameter, ParameterSet } from "./parameters.ts";
+import type { TrainConfig } from "../task/config.ts";
 import type { ModelSpec } from "../task/spec.ts";
 
 /** What a training step reads back. */
@@ -232,7 +233,7 @@ export class MtmModel {
     plan.embedding.setTraining(step !== undefined);
     plan.featureDropout?.setTraining(step !== undefined);
     if (step === undefined) {
-      plan.softmax.configure({ mode: "soft" });
+      plan.softmax.configure({ mode: evaluationMode(this.spec.config) });
     } else {
       plan.embedding.setStep(step);
       plan.featureDropout?.setStep(step);
@@ -398,7 +399,7 @@ export class MtmModel {
     plan.upload(gpu, batch, this.spec.space.targets.length);
     plan.embedding.setTraining(false);
     plan.featureDropout?.setTraining(false);
-    plan.softmax.configure({ mode: "soft" });
+    plan.softmax.configure({ mode: evaluationMode(this.spec.config) });
     const encoder = gpu.device.createCommandEncoder({ label: "predict" });
     const pass = encoder.beginComputePass();
     plan.encodeForward(pass);
@@ -568,4 +569,9 @@ function deviceBytes(spec: ModelSpec, tensors: [string, number][], passes: boole
 
 function longest(batch: Batch): number {
   return Math.max(1, ...batch.ids.map((d) => d.length));
+}
+
+/** How the token distributions are drawn outside training: sparse masks stay sparse. */
+function evaluationMode(config: TrainConfig): "soft" | "sparse" {
+  return config.mask === "sparse" ? "sparse" : "soft";
 }

@@ -6,6 +6,7 @@
  */
 
 import { DataError } from "../../base/errors.ts";
+import { MAX_KEPT_TARGETS } from "../../kernels/token_softmax/reference.ts";
 
 /** The hyper-parameters of the model and of its training. */
 export interface TrainConfig {
@@ -32,7 +33,9 @@ export interface TrainConfig {
   featureDropout: number;
   masker: "conv" | "lstm";
   maskerHidden: number;
-  mask: "soft" | "gumbel" | "hard";
+  mask: "soft" | "gumbel" | "hard" | "sparse";
+  /** Sparse masks: the targets each word keeps besides "none". */
+  maskTargets: number;
   tau: number;
   /** s in the encoder's input m = s·p; unset means T + 1 (see `encoderMaskScale`). */
   maskScale?: number;
@@ -73,6 +76,7 @@ export const DEFAULTS: TrainConfig = {
   masker: "conv",
   maskerHidden: 100,
   mask: "soft",
+  maskTargets: 8,
   tau: 0.8,
   widths: [3, 5, 7],
   filters: 50,
@@ -220,8 +224,15 @@ const FLAGS: {
     flag: "mask",
     key: "mask",
     kind: "string",
-    help: "mask while training",
-    choices: ["soft", "gumbel", "hard"],
+    help: "token distributions: soft, gumbel or hard while training, or sparse",
+    choices: ["soft", "gumbel", "hard", "sparse"],
+  },
+  {
+    flag: "mask-targets",
+    key: "maskTargets",
+    kind: "int",
+    help: `sparse masks: targets each word keeps besides "none" (1 to ${MAX_KEPT_TARGETS})`,
+    check: keptTargets,
   },
   { flag: "tau", key: "tau", kind: "number", help: "softmax temperature", check: positive },
   {
@@ -292,6 +303,9 @@ const FLAGS: {
 
 function positive(v: number) {
   return v > 0 ? undefined : "must be positive";
+}
+function keptTargets(v: number) {
+  return v >= 1 && v <= MAX_KEPT_TARGETS ? undefined : `must be 1 to ${MAX_KEPT_TARGETS}`;
 }
 function nonNegative(v: number) {
   return v >= 0 ? undefined : "must be 0 or more";
