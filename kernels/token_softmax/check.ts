@@ -195,7 +195,11 @@ async function hardIsStraightThrough(gpu: Gpu, softmaxCase: SoftmaxCase): Promis
 const GUMBEL: SoftmaxSampling = { mode: "gumbel", seed: 1909, step: 11, tau: 0.5 };
 const SOFT: SoftmaxSampling = { ...GUMBEL, mode: "soft", tau: 1.5 };
 const HARD: SoftmaxSampling = { ...GUMBEL, mode: "hard" };
-const sparse = (keepTargets: number): SoftmaxSampling => ({ ...SOFT, mode: "sparse", keepTargets });
+const sparse = (keepTargets: number, sampled = false): SoftmaxSampling => ({
+  ...SOFT,
+  mode: sampled ? "sparse-sampled" : "sparse",
+  keepTargets,
+});
 
 const CASES: SoftmaxCase[] = [
   // T+1 = 2: one class per invocation, 62 invocations idle.
@@ -240,6 +244,14 @@ const CASES: SoftmaxCase[] = [
     maskScale: 9,
     ties,
   })),
+  // Sampled: the kept targets drawn by Gumbel top-k, the softmax noise-free.
+  ...[70, 9000].map((T) => ({
+    shape: { B: 2, L: 3, T },
+    lengths: [3, 1],
+    sampling: sparse(8, true),
+    withDp: true,
+    maskScale: 9,
+  })),
   // ICD-sized, at the most targets a token may keep: 141 targets per invocation, 33 trips each.
   ...[8, MAX_KEPT_TARGETS].map((keep) => ({
     shape: { B: 1, L: 3, T: 9000 },
@@ -267,8 +279,10 @@ const FIXTURE_MASK_SCALE = 4;
 const FIXTURE_SAMPLINGS: SoftmaxSampling[] = [
   { mode: "soft", seed: 0, step: 0, tau: 0.75 },
   { mode: "gumbel", seed: 20190925, step: 3, tau: 0.75 },
-  // Two of three targets: the random logits are far from the selection boundary at FD's step.
+  // Two of three targets: the logits (and noisy scores) are far from the selection boundary at
+  // FD's step.
   { mode: "sparse", seed: 0, step: 0, tau: 0.75, keepTargets: 2 },
+  { mode: "sparse-sampled", seed: 20190925, step: 3, tau: 0.75, keepTargets: 2 },
 ];
 
 function fixtureLoss(

@@ -12,9 +12,11 @@ import { hashUniform } from "../hash.ts";
  * How the token distributions are drawn: "soft" softmax(a/τ) (evaluation), "gumbel"
  * softmax((a + Gumbel noise)/τ), "hard" the one-hot of the Gumbel arg-max with the gumbel
  * backward (straight-through), "sparse" softmax(a/τ) over "none" and the token's
- * `keepTargets` largest targets only, zero elsewhere (the same in training and evaluation).
+ * `keepTargets` largest targets only, zero elsewhere (evaluation), "sparse-sampled" the same
+ * over the targets largest after Gumbel noise (training: Gumbel top-k draws them without
+ * replacement from softmax(a/τ), so every target is kept, and learns, now and then).
  */
-export type SoftmaxMode = "soft" | "gumbel" | "hard" | "sparse";
+export type SoftmaxMode = "soft" | "gumbel" | "hard" | "sparse" | "sparse-sampled";
 
 /** The most targets a token may keep in sparse mode (the GPU's per-invocation list size). */
 export const MAX_KEPT_TARGETS = 32;
@@ -82,8 +84,9 @@ export interface TokenSoftmaxForward {
 
 /**
  * p = softmax((a + n)/τ) per token, m = s·p without class 0 (s the mask scale); hard mode
- * outputs the one-hot of the first arg-max of (a + n)/τ instead; sparse mode the softmax over
- * the classes {@link sparseKept} keeps (pSoft = p: its backward is exact on the kept classes).
+ * outputs the one-hot of the first arg-max of (a + n)/τ instead; the sparse modes the softmax of
+ * a/τ over the classes {@link sparseKept} keeps of (a + n)/τ (pSoft = p: its backward is exact
+ * on the kept classes).
  *
  * @example
  * ```ts
@@ -110,12 +113,23 @@ export function tokenSoftmaxForward(
     for (let l = 0; l < lengths[b]; l++) {
       const row = (b * L + l) * classes;
       const y = Array.from({ length: classes }, (_, c) => {
-        const noisy = mode === "gumbel" || mode === "hard";
+        const noisy = mode === "gumbel" || mode === "hard" || mode === "sparse-sampled";
         return (a[row + c] + (noisy ? gumbelNoise(seed, step, row + c) : 0)) / tau;
       });
       const best = y.indexOf(Math.max(...y));
-      const kept = mode === "sparse" ? sparseKept(y, keepTargets) : y.map(() => true);
-      const e = y.map((v, c) => kept[c] ? Math.exp(v - y[best]) : 0);
+      if (mode === "sparse" || mode === "sparse-sampled") {
+        const kept = sparseKept(y, keepTargets);
+        const logits = y.map((_, c) => kept[c] ? a[row + c] / tau : -Infinity);
+        const top = Math.max(...logits);
+        const e = logits.map((v) => Math.exp(v - top));
+        const total = e.reduce((s, v) => s + v, 0);
+        for (let c = 0; c < classes; c++) {
+          p[row + c] = pSoft[row + c] = e[c] / total;
+          if (c > 0) m[(b * L + l) * T + c - 1] = maskScale * p[row + c];
+        }
+        continue;
+      }
+      const e = y.map((v) => Math.exp(v - y[best]));
       const total = e.reduce((s, v) => s + v, 0);
       for (let c = 0; c < classes; c++) {
         pSoft[row + c] = e[c] / total;

@@ -27,17 +27,23 @@ import SOFTMAX_WGSL from "./token_softmax.wgsl" with { type: "text" };
 
 const CODE = HASH_WGSL + SOFTMAX_WGSL;
 
-const MODE_CODES: Record<SoftmaxMode, number> = { soft: 0, gumbel: 1, hard: 2, sparse: 3 };
+const MODE_CODES: Record<SoftmaxMode, number> = {
+  soft: 0,
+  gumbel: 1,
+  hard: 2,
+  sparse: 3,
+  "sparse-sampled": 4,
+};
 
 /**
- * An invocation's loop trips in the forward: three strided passes over the classes, and in
- * sparse mode its insertion sort (≤ keep + 1 trips per target) and the keep merge rounds.
+ * An invocation's loop trips in the forward: three strided passes over the classes, and in the
+ * sparse modes a fourth, its insertion sort (≤ keep + 1 trips per target) and the merge rounds.
  */
 function forwardTrips(T: number, { mode, keepTargets = MAX_KEPT_TARGETS }: SoftmaxSampling) {
   const strided = Math.ceil((T + 1) / WORKGROUP_SIZE);
-  if (mode !== "sparse") return 3 * strided;
+  if (mode !== "sparse" && mode !== "sparse-sampled") return 3 * strided;
   const keep = Math.min(keepTargets, T);
-  return 3 * strided + Math.ceil(T / WORKGROUP_SIZE) * (keep + 1) +
+  return 4 * strided + Math.ceil(T / WORKGROUP_SIZE) * (keep + 1) +
     keep * (1 + Math.log2(WORKGROUP_SIZE));
 }
 

@@ -7,7 +7,10 @@
 // with n = 0 in soft and sparse modes; hard mode outputs the one-hot of the first arg-max of y in
 // p and m but keeps the soft p in p_soft, which every backward reads (straight-through); sparse
 // mode keeps "none" and the `keep` largest targets' y (ties towards the lower class), and p is
-// their softmax, 0 elsewhere; p_soft = p, so the backward below is exact on the kept classes:
+// their softmax, 0 elsewhere; p_soft = p, so the backward below is exact on the kept classes.
+// Sampled sparse mode (training) picks the kept targets by y with noise, so that a target not
+// yet kept still gets drawn, and gradient, now and then (Gumbel top-k: a draw without
+// replacement from softmax(y)); its p is the noise-free softmax of a/τ over them:
 //
 //   da = (1/τ)·ps ⊙ (gp − Σ_c ps_c·gp_c),  gp = dp + s·[0, dm]
 //
@@ -25,7 +28,7 @@ struct Params {
   T: u32, // targets; classes are T + 1
   seed: u32,
   step: u32, // the noise stream: fresh noise every training step
-  mode: u32, // SOFT, GUMBEL, HARD or SPARSE
+  mode: u32, // SOFT, GUMBEL, HARD, SPARSE or SPARSE_SAMPLED
   tau: f32, // temperature
   mask_scale: f32, // s
   keep: u32, // sparse mode: targets kept besides "none", 1 to MAX_KEPT
@@ -47,6 +50,7 @@ override HAS_DP: bool = true;
 const GUMBEL: u32 = 1u;
 const HARD: u32 = 2u;
 const SPARSE: u32 = 3u;
+const SPARSE_SAMPLED: u32 = 4u;
 const MAX_KEPT: u32 = 32u;
 const LOWEST: f32 = -3.40282347e38;
 // 2^-25: where a draw of exactly 0 is moved to, half the grid step of hash_uniform.
@@ -63,7 +67,7 @@ var<workgroup> sums: array<f32, WG>;
 
 fn logit(index: u32) -> f32 {
   var noise = 0.0;
-  if (params.mode == GUMBEL || params.mode == HARD) {
+  if (params.mode == GUMBEL || params.mode == HARD || params.mode == SPARSE_SAMPLED) {
     let u = max(hash_uniform(params.seed, params.step, index), U_MIN);
     noise = -log(neg_log(u));
   }
@@ -138,6 +142,21 @@ fn kth_target(lid: u32, row: u32) -> Best {
   return kth;
 }
 
+// Sparse modes: picks the kept classes by the scores p_soft holds (y, plus noise when sampled),
+// parks the noise-free a/τ of each kept class and LOWEST elsewhere (exp gives 0 there), and
+// returns the kept classes' largest a/τ.
+fn keep_sparse(lid: u32, row: u32) -> Best {
+  let kth = kth_target(lid, row);
+  var mine = Best(LOWEST, 0xffffffffu);
+  for (var c = lid; c <= params.T; c += WG) {
+    let kept = c == 0u || !ranks_before(kth, Best(p_soft[row + c], c));
+    let y = select(LOWEST, a[row + c] / params.tau, kept);
+    p_soft[row + c] = y;
+    if (y > mine.value) { mine = Best(y, c); }
+  }
+  return workgroup_best(lid, mine);
+}
+
 fn token_id(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.y * nwg.x + wid.x;
 }
@@ -170,15 +189,11 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
     p_soft[row + c] = y;
     if (y > mine.value) { mine = Best(y, c); }
   }
-  let best = workgroup_best(lid.x, mine);
-  let sparse = params.mode == SPARSE;
-  var kth = Best(LOWEST, 0xffffffffu);
-  if (sparse) { kth = kth_target(lid.x, row); }
+  var best = workgroup_best(lid.x, mine);
+  if (params.mode == SPARSE || params.mode == SPARSE_SAMPLED) { best = keep_sparse(lid.x, row); }
   var sum = 0.0;
   for (var c = lid.x; c < classes; c += WG) {
-    let y = p_soft[row + c];
-    let kept = !sparse || c == 0u || !ranks_before(kth, Best(y, c));
-    let e = select(0.0, exp(y - best.value), kept);
+    let e = exp(p_soft[row + c] - best.value);
     p_soft[row + c] = e;
     sum += e;
   }

@@ -25,6 +25,7 @@ import { accumulationPhase } from "../../kernels/gradient_accumulation/reference
 import { batchWordBudget, paddedLength } from "../task/dataset.ts";
 import { declareParameters, type MtmParameters } from "./model_parameters.ts";
 import { type Parameter, ParameterSet } from "./parameters.ts";
+import type { SoftmaxMode } from "../../kernels/token_softmax/reference.ts";
 import type { TrainConfig } from "../task/config.ts";
 import type { ModelSpec } from "../task/spec.ts";
 
@@ -237,7 +238,7 @@ export class MtmModel {
     } else {
       plan.embedding.setStep(step);
       plan.featureDropout?.setStep(step);
-      plan.softmax.configure({ mode: this.spec.config.mask, step });
+      plan.softmax.configure({ mode: trainingMode(this.spec.config), step });
     }
     return plan;
   }
@@ -569,6 +570,11 @@ function deviceBytes(spec: ModelSpec, tensors: [string, number][], passes: boole
 
 function longest(batch: Batch): number {
   return Math.max(1, ...batch.ids.map((d) => d.length));
+}
+
+/** How the token distributions are drawn in training: sparse masks draw their kept targets. */
+function trainingMode(config: TrainConfig): SoftmaxMode {
+  return config.mask === "sparse" ? "sparse-sampled" : config.mask;
 }
 
 /** How the token distributions are drawn outside training: sparse masks stay sparse. */
