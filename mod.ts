@@ -48,6 +48,7 @@ export {
   maskAgreement,
   predictAll,
   probabilityOf,
+  rationaleTest,
   topLabel,
   type WordDistribution,
   wordsReadBy,

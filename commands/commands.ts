@@ -21,6 +21,7 @@ import {
   type Evaluation,
   type Outputs,
   predictAll,
+  rationaleTest,
   topLabel,
 } from "../model/evaluation/inference.ts";
 import { loadModel } from "../model/files/model_dir.ts";
@@ -132,8 +133,12 @@ export async function evalCommand(
   const { space, threshold } = loaded.saved;
   const evaluation = evaluate(outputs, docs, space, threshold);
   const { batchSize, maxLen } = loaded.saved.config;
-  const deletion = space.mode === "labels"
+  const labels = space.mode === "labels";
+  const deletion = labels
     ? await deletionTest(loaded.model, docs.ids, outputs, batchSize, maxLen, DELETED_WORDS)
+    : undefined;
+  const rationale = labels
+    ? await rationaleTest(loaded.model, docs.ids, outputs, batchSize, maxLen)
     : undefined;
   if (values.json) {
     console.log(JSON.stringify({
@@ -144,6 +149,7 @@ export async function evalCommand(
       mask_shares: evaluation.maskShares,
       ...(evaluation.mode === "labels" ? { mask_agreement: evaluation.maskAgreement } : {}),
       ...(deletion ? { deletion_test: deletion } : {}),
+      ...(rationale ? { rationale_test: rationale } : {}),
       unseen_label_values: docs.unseenValues,
     }));
   } else {
@@ -155,6 +161,15 @@ export async function evalCommand(
           `by ${readWords.toFixed(3)} on average; ${words} random words, by ${
             randomWords.toFixed(3)
           }`,
+      );
+    }
+    if (rationale?.documents) {
+      const { comprehensiveness, sufficiency } = rationale;
+      console.log(
+        `ERASER, over rationales of 1-50% of each document's words: comprehensiveness ` +
+          `${comprehensiveness.toFixed(3)} (higher: faithful), sufficiency ${
+            sufficiency.toFixed(3)
+          } (lower: the rationale suffices)`,
       );
     }
   }

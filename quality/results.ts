@@ -12,6 +12,13 @@ export interface DeletionTest {
   randomWords: number;
 }
 
+/** ERASER's comprehensiveness and sufficiency of `maskconv eval --json` (labels mode). */
+export interface RationaleTest {
+  documents: number;
+  comprehensiveness: number;
+  sufficiency: number;
+}
+
 /**
  * The part of `maskconv eval --json` that the suite reads; `quality/svm_baseline.ts --json` prints
  * the same keys, so one type reads both.
@@ -24,6 +31,7 @@ export type Scores =
       microF1: number;
       precisionAt: Record<"1" | "5", number>;
       deletion_test?: DeletionTest;
+      rationale_test?: RationaleTest;
     }
     | { mode: "aspects"; meanAccuracy: number }
   );
@@ -82,6 +90,7 @@ const HEADER = [
   "SVM P@5",
   "training min",
   "deletion drop: read / random",
+  "ERASER comp. / suff.",
 ];
 
 const NONE = "—";
@@ -98,6 +107,12 @@ function deletion(scores: Scores): string {
   const test = scores.mode === "labels" ? scores.deletion_test : undefined;
   if (!test?.documents) return NONE;
   return `${test.readWords.toFixed(3)} / ${test.randomWords.toFixed(3)} (${test.words} words)`;
+}
+
+function rationale(scores: Scores): string {
+  const test = scores.mode === "labels" ? scores.rationale_test : undefined;
+  if (!test?.documents) return NONE;
+  return `${test.comprehensiveness.toFixed(3)} / ${test.sufficiency.toFixed(3)}`;
 }
 
 /**
@@ -128,6 +143,7 @@ export function qualityTable(results: readonly SetResult[]): string {
     ...figures(r.svm),
     r.trainMinutes === null ? NONE : r.trainMinutes.toFixed(1),
     deletion(r.maskconv),
+    rationale(r.maskconv),
   ]);
   const widths = HEADER.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;

@@ -22,25 +22,29 @@ function keywordDocuments(n: number, seed: number): string {
   return stringify(rows, { header: true });
 }
 
-Deno.test("hard masks select the keywords that decide each label, and deleting them undoes the label", async () => {
+/**
+ * Trains on keyword documents with `flags` and checks the explanations: selected words go to
+ * their document's labels, and deleting the words a label reads undoes it.
+ */
+async function checkKeywordMasks(flags: string[]) {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/train.csv`, keywordDocuments(1000, 1));
   await Deno.writeTextFile(`${dir}/valid.csv`, keywordDocuments(200, 2));
   const trained = await maskconv(
-    ..."train --labels-column tags --mask hard --lr 0.003 --epochs 6".split(" "),
+    ..."train --labels-column tags --lr 0.003 --epochs 6".split(" "),
     ..."--widths 3 --filters 32 --masker-hidden 32 --classifier-hidden 32".split(" "),
     // Made-up keywords: random vectors, kept fixed, so only the masks can learn them.
     ..."--embeddings none --freeze-embeddings".split(" "),
     ...["--train", `${dir}/train.csv`, "--valid", `${dir}/valid.csv`, "--out", `${dir}/model`],
+    ...flags,
   );
   assert.equal(trained.code, 0, trained.stderr);
   const evaluated = await maskconv(
     ...["eval", "--model", `${dir}/model`, "--data", `${dir}/valid.csv`, "--json"],
   );
   assert.equal(evaluated.code, 0, evaluated.stderr);
-  const { microF1, mask_agreement: agreement, deletion_test: deletion } = JSON.parse(
-    evaluated.stdout,
-  );
+  const report = JSON.parse(evaluated.stdout);
+  const { microF1, mask_agreement: agreement, deletion_test: deletion } = report;
   assert.ok(microF1 > 0.9, `micro-F1 ${microF1}`);
   // Masks that explained nothing would send selected words to their document's labels about as
   // often as a random choice (`chance`, about 0.3 here: ~2.4 labels of 8).
@@ -52,5 +56,17 @@ Deno.test("hard masks select the keywords that decide each label, and deleting t
   assert.equal(deletion.documents, 200);
   const drops = JSON.stringify(deletion);
   assert.ok(deletion.readWords > 0.4 && deletion.readWords > 3 * deletion.randomWords, drops);
+  // ERASER: the label's own words carry it, so deleting them hurts more than keeping only them.
+  const { rationale_test: rationale } = report;
+  assert.equal(rationale.documents, 200);
+  assert.ok(
+    rationale.comprehensiveness > 3 * Math.abs(rationale.sufficiency),
+    JSON.stringify(rationale),
+  );
   await Deno.remove(dir, { recursive: true });
+  return report;
+}
+
+Deno.test("hard masks select the keywords that decide each label, and deleting them undoes the label", async () => {
+  await checkKeywordMasks(["--mask", "hard"]);
 });

@@ -63,6 +63,7 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
       "mask_shares",
       "mask_agreement",
       "deletion_test",
+      "rationale_test",
     ]
   ) {
     assert.ok(key in report, key);

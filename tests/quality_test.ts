@@ -14,7 +14,10 @@ const labels = (microF1: number, deletion = true): Scores => ({
   macroF1: 0.41,
   precisionAt: { "1": 0.812, "5": 0.377 },
   ...(deletion
-    ? { deletion_test: { words: 3, documents: 1500, readWords: 0.271, randomWords: 0.018 } }
+    ? {
+      deletion_test: { words: 3, documents: 1500, readWords: 0.271, randomWords: 0.018 },
+      rationale_test: { documents: 1550, comprehensiveness: 0.312, sufficiency: 0.045 },
+    }
     : {}),
 });
 
@@ -69,6 +72,7 @@ Deno.test("the quality table gives micro-F1 and P@k for labels sets, accuracy an
     "SVM P@5": "0.377",
     "training min": "31.3",
     "deletion drop: read / random": "0.271 / 0.018 (3 words)",
+    "ERASER comp. / suff.": "0.312 / 0.045",
   });
   const aspectsRow = row(sentences);
   assert.equal(aspectsRow["maskconv micro-F1 / accuracy"], "0.800");
@@ -77,6 +81,7 @@ Deno.test("the quality table gives micro-F1 and P@k for labels sets, accuracy an
   assert.equal(aspectsRow["SVM P@5"], "—");
   assert.equal(aspectsRow["training min"], "—");
   assert.equal(aspectsRow["deletion drop: read / random"], "—");
+  assert.equal(aspectsRow["ERASER comp. / suff."], "—");
 });
 
 Deno.test("the quality table pads every column to one width, so it reads as text too", () => {

@@ -245,35 +245,107 @@ export async function deletionTest(
   seed = 1,
 ): Promise<DeletionTest> {
   const next = mulberry32(seed);
-  const tested: { doc: number; label: number }[] = [];
-  const withoutRead: Int32Array[] = [];
-  const withoutRandom: Int32Array[] = [];
-  const without = (doc: Int32Array, positions: number[]) =>
-    doc.filter((_, l) => !positions.includes(l));
-  ids.forEach((doc, d) => {
-    if (doc.length <= k) return;
-    const [label] = topLabel(outputs.probabilities[d]);
-    tested.push({ doc: d, label });
-    withoutRead.push(without(doc, wordsReadBy(outputs.words[d], label, k)));
-    const positions = Array.from(doc.keys());
+  const tested = testedLabels(ids, outputs, k + 1);
+  const withoutRead = tested.map(({ doc, label }) =>
+    keepPositions(ids[doc], wordsReadBy(outputs.words[doc], label, k), false)
+  );
+  const withoutRandom = tested.map(({ doc }) => {
+    const positions = Array.from(ids[doc].keys());
     for (let i = positions.length - 1; i > 0; i--) {
       const j = Math.floor(next() * (i + 1));
       [positions[i], positions[j]] = [positions[j], positions[i]];
     }
-    withoutRandom.push(without(doc, positions.slice(0, k)));
+    return keepPositions(ids[doc], positions.slice(0, k), false);
   });
-  const meanDrop = async (changed: Int32Array[]) => {
-    const after = await predictAll(model, changed, batchSize, maxLen);
-    const drops = tested.map(({ doc, label }, i) =>
-      outputs.probabilities[doc][label][0] - after.probabilities[i][label][0]
-    );
-    return drops.length ? drops.reduce((a, b) => a + b, 0) / drops.length : 0;
-  };
+  const predict = { model, batchSize, maxLen };
   return {
     words: k,
     documents: tested.length,
-    readWords: await meanDrop(withoutRead),
-    randomWords: await meanDrop(withoutRandom),
+    readWords: await meanDrop(predict, outputs, tested, withoutRead),
+    randomWords: await meanDrop(predict, outputs, tested, withoutRandom),
+  };
+}
+
+/** Each document of at least `minWords` words with its most probable label (labels mode). */
+function testedLabels(ids: Int32Array[], outputs: Outputs, minWords: number) {
+  return ids.flatMap((doc, d) =>
+    doc.length >= minWords ? [{ doc: d, label: topLabel(outputs.probabilities[d])[0] }] : []
+  );
+}
+
+/** The document with only (`keep`) or without (`!keep`) the words at `positions`, in order. */
+function keepPositions(doc: Int32Array, positions: number[], keep: boolean): Int32Array {
+  const chosen = new Set(positions);
+  return doc.filter((_, l) => chosen.has(l) === keep);
+}
+
+/** The mean drop of each tested document's label probability when its text becomes `changed`. */
+async function meanDrop(
+  { model, batchSize, maxLen }: { model: MtmModel; batchSize: number; maxLen: number },
+  outputs: Outputs,
+  tested: { doc: number; label: number }[],
+  changed: Int32Array[],
+): Promise<number> {
+  if (!tested.length) return 0;
+  const after = await predictAll(model, changed, batchSize, maxLen);
+  const drops = tested.map(({ doc, label }, i) =>
+    outputs.probabilities[doc][label][0] - after.probabilities[i][label][0]
+  );
+  return drops.reduce((a, b) => a + b, 0) / drops.length;
+}
+
+/** The shares of a document's words that {@linkcode rationaleTest} takes as its rationale. */
+export const RATIONALE_BINS = [0.01, 0.05, 0.1, 0.2, 0.5];
+
+/** ERASER's faithfulness scores of the explanations, averaged over {@link RATIONALE_BINS}. */
+export interface RationaleTest {
+  /** Documents tested: those with at least one word. */
+  documents: number;
+  /** Mean drop of the top label's probability without its rationale (higher: faithful). */
+  comprehensiveness: number;
+  /** Mean drop with only its rationale left (lower: the rationale suffices). */
+  sufficiency: number;
+}
+
+/**
+ * ERASER's comprehensiveness and sufficiency (DeYoung et al. 2020) of the masks, in their
+ * area-over-the-perturbation-curve form: for each document's most probable label and each bin
+ * q of {@link RATIONALE_BINS}, the rationale is the ⌈q·n⌉ of its n words that label reads most
+ * ({@linkcode wordsReadBy}); comprehensiveness averages the drop of the label's probability
+ * when the rationale is deleted, sufficiency the drop when only the rationale is kept. The
+ * outputs must keep each document's top label ({@linkcode topLabel}). Labels mode.
+ *
+ * @example
+ * ```ts ignore
+ * const outputs = await predictAll(model, docs.ids, 64, 256, { top: 1, targets: topLabel });
+ * const { comprehensiveness, sufficiency } = await rationaleTest(model, docs.ids, outputs, 64, 256);
+ * ```
+ */
+export async function rationaleTest(
+  model: MtmModel,
+  ids: Int32Array[],
+  outputs: Outputs,
+  batchSize: number,
+  maxLen: number,
+): Promise<RationaleTest> {
+  const tested = testedLabels(ids, outputs, 1);
+  const predict = { model, batchSize, maxLen };
+  let comprehensiveness = 0;
+  let sufficiency = 0;
+  for (const q of RATIONALE_BINS) {
+    const rationales = tested.map(({ doc, label }) =>
+      wordsReadBy(outputs.words[doc], label, Math.ceil(q * ids[doc].length))
+    );
+    const docsWith = (keep: boolean) =>
+      tested.map(({ doc }, i) => keepPositions(ids[doc], rationales[i], keep));
+    comprehensiveness += await meanDrop(predict, outputs, tested, docsWith(false));
+    sufficiency += await meanDrop(predict, outputs, tested, docsWith(true));
+  }
+  const bins = RATIONALE_BINS.length;
+  return {
+    documents: tested.length,
+    comprehensiveness: comprehensiveness / bins,
+    sufficiency: sufficiency / bins,
   };
 }
 
