@@ -206,6 +206,30 @@ Deno.test("hovering a word lists 'none' and every target with its probability, m
   });
 });
 
+Deno.test("the per-label view shades each word by its probability for the label, relative to the document's highest", async () => {
+  await inBrowser(renderReport(syntheticReport()), async (page) => {
+    const word = (text: string) => `.doc >> nth=0 >> .w:text-is("${text}")`;
+    const colourOf = (text: string) =>
+      page.locator(word(text)).evaluate((node) => getComputedStyle(node).backgroundColor);
+    const alpha = async (text: string) => {
+      const colour = await colourOf(text);
+      if (colour === TRANSPARENT) return 0;
+      return Number(colour.match(/^rgba\(.*, ([\d.]+)\)$/)?.[1] ?? 1);
+    };
+    await page.selectOption("#for", "0");
+    // net: network 0.7 (the document's highest), files 0.2, "fast" 0.1, audio 0.
+    assert.equal(await alpha("network"), 1);
+    // Browsers keep an alpha in 8 bits and print it rounded to two digits.
+    assert.ok(Math.abs(await alpha("files") - 0.2 / 0.7) < 0.01);
+    assert.ok(Math.abs(await alpha("fast") - 0.1 / 0.7) < 0.01);
+    assert.equal(await alpha("audio"), 0);
+    await page.selectOption("#only", "2");
+    assert.equal(await page.$eval("#for", (s) => (s as HTMLSelectElement).value), "");
+    assert.equal(await colourOf("network"), TRANSPARENT, "back to the top-class highlights");
+    assert.equal(await colourOf("audio"), targetColours(3)[2]);
+  });
+});
+
 Deno.test("choosing a target in the filter or the legend shows that target's highlights only", async () => {
   const colours = targetColours(3);
   await inBrowser(renderReport(syntheticReport()), async (page) => {

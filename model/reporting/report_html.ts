@@ -138,14 +138,18 @@ function wordClass(word: ReportWord): number {
  * A word's tooltip data: its most probable classes as "class:p" pairs, "none" always among them,
  * and how many of the `classes` (T+1) are not shown.
  */
-function tooltipData(word: ReportWord, classes: number): { pairs: string; more: number } {
+function tooltipData(
+  word: ReportWord,
+  classes: number,
+): { pairs: string; others: string; more: number } {
   const { classes: kept, p } = word.distribution;
   const shown = Array.from(kept.subarray(0, TOOLTIP_CLASSES), (c, i) => [c, p[i]]);
   if (!shown.some(([c]) => c === 0)) shown.push([0, probabilityOf(word.distribution, 0)!]);
-  return {
-    pairs: shown.map(([c, p]) => `${c}:${probability(p)}`).join(" "),
-    more: classes - shown.length,
-  };
+  // The kept targets past the tooltip's (the predicted labels), for the per-label view.
+  const others = Array.from(kept.subarray(TOOLTIP_CLASSES), (c, i) => [c, p[TOOLTIP_CLASSES + i]])
+    .filter(([c, p]) => c > 0 && p > 0);
+  const format = (pairs: number[][]) => pairs.map(([c, p]) => `${c}:${probability(p)}`).join(" ");
+  return { pairs: format(shown), others: format(others), more: classes - shown.length };
 }
 
 /** A document's text with its read words marked; `classes` is T+1. */
@@ -155,12 +159,13 @@ function renderText(doc: ReportDocument, classes: number): string {
   for (const word of doc.words) {
     html += escapeHtml(doc.text.slice(at, word.start));
     const c = wordClass(word);
-    const { pairs, more } = tooltipData(word, classes);
+    const { pairs, others, more } = tooltipData(word, classes);
     // The underline's opacity (--p) is the probability of the class the colour shows.
     const highlight = c === 0
       ? 'class="w"'
       : `class="w t${c - 1}" data-t="${c - 1}" style="--p:${word.distribution.p[0].toFixed(2)}"`;
-    const moreAttribute = more ? ` data-more="${more}"` : "";
+    const moreAttribute = (more ? ` data-more="${more}"` : "") +
+      (others ? ` data-w="${others}"` : "");
     html += `<span ${highlight} data-p="${pairs}"${moreAttribute}>${
       escapeHtml(doc.text.slice(word.start, word.end))
     }</span>`;
@@ -279,6 +284,17 @@ function usedTargets(data: ReportData): number[] {
   return [...used].sort((a, b) => a - b);
 }
 
+/** Targets that some shown word keeps with a probability above 0: the per-label view's. */
+function keptTargets(data: ReportData): number[] {
+  const kept = new Set<number>();
+  for (const doc of data.documents) {
+    for (const { distribution: { classes, p } } of doc.words) {
+      classes.forEach((c, i) => c > 0 && p[i] > 0 && kept.add(c - 1));
+    }
+  }
+  return [...kept].sort((a, b) => a - b);
+}
+
 function renderToolbar(data: ReportData, used: number[]): string {
   const chips = used.map((t) =>
     `<button class="pick" data-pick="${t}"><span class="sw t${t}"></span>${
@@ -289,8 +305,13 @@ function renderToolbar(data: ReportData, used: number[]): string {
   const options = used.map((t) => `<option value="${t}">${escapeHtml(data.targets[t])}</option>`);
   return `<div class="toolbar"><label>Highlight <select id="only"><option value="">every target</option>${
     options.join("")
+  }</select></label> <label>Words for <select id="for"><option value="">no label</option>${
+    keptTargets(data).map((t) => `<option value="${t}">${escapeHtml(data.targets[t])}</option>`)
+      .join("")
   }</select></label> <button id="expand">expand all</button> <button id="collapse">collapse all</button>` +
-    ` <span class="hint">Hover a word for its probabilities; the underline's strength is the top one.</span>` +
+    ` <span class="hint">Hover a word for its probabilities; the underline's strength is the top one. ` +
+    `"Words for" a label shades each word by its probability for that label, relative to the ` +
+    `document's highest.</span>` +
     `<div class="legend">${chips || "<i>no word is selected for any target</i>"}${
       unused
         ? `<span class="hint">${unused} other target${

@@ -42,10 +42,45 @@ function applyFilter() {
     pick.classList.toggle("on", pick.dataset.pick === only.value);
   }
 }
-only.addEventListener("change", applyFilter);
+const forLabel = document.getElementById("for");
+// A word's probability for class c, from its tooltip's pairs or its other kept targets.
+function weightOf(word, c) {
+  for (const list of [word.dataset.p, word.dataset.w]) {
+    for (const pair of (list || "").split(" ")) {
+      const [k, p] = pair.split(":");
+      if (k === c) return Number(p);
+    }
+  }
+  return 0;
+}
+function applyLabelView() {
+  const c = forLabel.value === "" ? "" : String(Number(forLabel.value) + 1);
+  document.body.classList.toggle("label-view", c !== "");
+  for (const doc of document.querySelectorAll(".doc")) {
+    const words = [...doc.querySelectorAll(".w")];
+    const weights = words.map((word) => (c === "" ? 0 : weightOf(word, c)));
+    const most = Math.max(0, ...weights);
+    words.forEach((word, i) => {
+      word.classList.toggle("for", weights[i] > 0);
+      word.style.setProperty("--w", most > 0 ? (weights[i] / most).toFixed(3) : "0");
+    });
+  }
+}
+only.addEventListener("change", () => {
+  forLabel.value = "";
+  applyLabelView();
+  applyFilter();
+});
+forLabel.addEventListener("change", () => {
+  only.value = "";
+  applyFilter();
+  applyLabelView();
+});
 for (const pick of document.querySelectorAll(".pick")) {
   pick.addEventListener("click", () => {
     only.value = only.value === pick.dataset.pick ? "" : pick.dataset.pick;
+    forLabel.value = "";
+    applyLabelView();
     applyFilter();
   });
 }
