@@ -34,12 +34,13 @@ Commands:
   eval --model DIR --data C.csv [--json]
                             accuracy/F1 per target (aspects) or micro/macro-F1, P@k, micro-AUC
                             (labels), and the share of words selected per target; in labels
-                            mode also the deletion test of the explanations
+                            mode also the deletion test and ERASER's comprehensiveness and sufficiency
   predict --model DIR --data C.csv --out P.csv
                             one row per document: predictions and probabilities (id columns kept)
-  explain --model DIR (--text "..." | --data C.csv [--limit N]) [--html page.html]
+  explain --model DIR (--text "..." | --data C.csv [--limit N]) [--words] [--html page.html]
                             every word's target (colour on a terminal, word[target] otherwise)
-                            and the words each target reads most; --html writes the report's
+                            and the words each target reads most; --words lists each word's
+                            few targets with their probabilities; --html writes the report's
                             page instead
   report --model DIR --data C.csv --out report.html [--limit N]
                             one self-contained HTML page: the first N documents (50) with every
@@ -128,6 +129,7 @@ async function main(args: string[]): Promise<number> {
       text: { type: "string" },
       limit: { type: "string" },
       html: { type: "string" },
+      words: { type: "boolean" },
       ...trainFlagOptions(),
     },
   });

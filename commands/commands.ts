@@ -23,6 +23,7 @@ import {
   predictAll,
   rationaleTest,
   topLabel,
+  type WordDistribution,
 } from "../model/evaluation/inference.ts";
 import { loadModel } from "../model/files/model_dir.ts";
 import { taskSpec, train } from "../model/training/train.ts";
@@ -286,7 +287,9 @@ export async function explainCommand(
     space.targets.flatMap((_, t) =>
       space.mode === "aspects" || probabilities[t][0] >= threshold ? [t] : []
     );
-  const kept = { top: 1, targets: shown };
+  // --words lists each word's few classes: all a sparse mask keeps, else the top WORD_CLASSES.
+  const top = !values.words ? 1 : config.mask === "sparse" ? config.maskTargets + 1 : WORD_CLASSES;
+  const kept = { top, targets: shown };
   const outputs = await predictAll(loaded.model, docs.ids, config.batchSize, config.maxLen, kept);
   const colour = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
   const used = new Set(outputs.wordClasses.flatMap((c) => [...c]).filter((c) => c > 0));
@@ -299,6 +302,7 @@ export async function explainCommand(
   rows.forEach((row, doc) => {
     const text = row[textColumn];
     console.log(explainText(text, outputs.wordClasses[doc], space, colour));
+    if (values.words) console.log(wordTargets(docs.tokens[doc], outputs.words[doc], space, top));
     const decided = predictedRow(outputs, doc, space, threshold);
     const reads = (t: number) =>
       distinctWordsReadBy(outputs.words[doc], docs.tokens[doc], t, READ_WORDS)
@@ -319,6 +323,24 @@ export async function explainCommand(
     console.log("");
   });
   return 0;
+}
+
+/** Classes `explain --words` lists per word for a dense mask, "none" included when among them. */
+const WORD_CLASSES = 4;
+
+/** One line per word: its `top` most probable classes down to 1%, e.g. "audio: sound 0.62". */
+function wordTargets(
+  tokens: string[],
+  words: WordDistribution[],
+  space: TargetSpace,
+  top: number,
+): string {
+  return words.map(({ classes, p }, l) => {
+    const shown = Array.from(classes.subarray(0, top), (c, i) => [c, p[i]])
+      .filter(([, v]) => v >= 0.01)
+      .map(([c, v]) => `${c === 0 ? "none" : space.targets[c - 1]} ${v.toFixed(2)}`);
+    return `  ${tokens[l]}: ${shown.join(", ")}`;
+  }).join("\n");
 }
 
 /** Runs what a newcomer tries first: train on the shipped sample, evaluate, explain two. */

@@ -96,6 +96,19 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   assert.equal(explained.code, 0, explained.stderr);
   assert.match(explained.stdout, /a small audio/);
   assert.match(explained.stdout, /→ labels: /);
+  const listed = await maskconv(
+    ..."explain --words --text".split(" "),
+    "a small audio tool",
+    ...["--model", `${dir}/model`],
+  );
+  assert.equal(listed.code, 0, listed.stderr);
+  // One line per word, each with at least one class and its probability, most probable first.
+  const lines = listed.stdout.split("\n").filter((line) => /^  \S+: /.test(line));
+  assert.deepEqual(lines.map((line) => line.trim().split(":")[0]), ["a", "small", "audio", "tool"]);
+  for (const line of lines) {
+    const values = [...line.matchAll(/ (\d\.\d\d)(?:,|$)/g)].map((m) => Number(m[1]));
+    assert.ok(values.length >= 1 && values.every((v, i) => i === 0 || v <= values[i - 1]), line);
+  }
 
   // The mask scale is saved resolved (T + 1 = 4); a config.json without it, from before it
   // existed, means the scale those models were trained with: 1.
