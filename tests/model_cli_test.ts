@@ -103,7 +103,7 @@ Deno.test("train, eval, predict and explain work end to end on a small labels CS
   );
   assert.equal(listed.code, 0, listed.stderr);
   // One line per word, each with at least one class and its probability, most probable first.
-  const lines = listed.stdout.split("\n").filter((line) => /^  \S+: /.test(line));
+  const lines = listed.stdout.split("\n").filter((line) => /^ {2}\S+: /.test(line));
   assert.deepEqual(lines.map((line) => line.trim().split(":")[0]), ["a", "small", "audio", "tool"]);
   for (const line of lines) {
     const values = [...line.matchAll(/ (\d\.\d\d)(?:,|$)/g)].map((m) => Number(m[1]));
