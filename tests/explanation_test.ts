@@ -70,4 +70,3 @@ async function checkKeywordMasks(flags: string[]) {
 Deno.test("hard masks select the keywords that decide each label, and deleting them undoes the label", async () => {
   await checkKeywordMasks(["--mask", "hard"]);
 });
-
